@@ -1,0 +1,1 @@
+"""The product: everything the function app does, importable and testable without the Functions host."""
