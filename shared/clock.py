@@ -1,4 +1,4 @@
-"""The service's one clock. In Azure it is the system clock; the local host may move it so tests can travel."""
+"""The service's one clock: the system clock in Azure; the local host may move it so tests can travel."""
 
 from __future__ import annotations
 

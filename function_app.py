@@ -1,0 +1,12 @@
+"""The Azure Functions app: builds it and registers the blueprints, nothing else."""
+
+import azure.functions as func
+
+from functions import meta_api, presence_api
+from shared.config import settings
+
+settings()  # a wrong or missing setting stops the app at start-up, with one log line naming it
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(presence_api.bp)
+app.register_functions(meta_api.bp)

@@ -1,0 +1,1 @@
+"""HTTP and timer entry points: one Blueprint per module, each handler a few lines over shared/."""

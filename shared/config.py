@@ -1,0 +1,143 @@
+"""One Settings object, read from the environment (app settings) once and validated. A wrong setting fails
+at start-up with one line naming it; a value is never echoed back when it might be a secret."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_NCRONTAB = re.compile(r"^\S+( \S+){5}$")  # six fields: second minute hour day month day-of-week
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class SettingsError(Exception):
+    """Raised at start-up: the message names the setting and says what is wrong, never its value."""
+
+
+def is_loopback_url(url: str) -> bool:
+    return (urlparse(url).hostname or "") in LOOPBACK_HOSTS
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    graph_base_url: str = Field(DEFAULT_GRAPH, alias="GRAPH_BASE_URL")
+    azure_client_id: str | None = Field(None, alias="AZURE_CLIENT_ID")
+    presence_session_id: str | None = Field(None, alias="PRESENCE_SESSION_ID")
+    tables_connection_string: str | None = Field(None, alias="TABLES_CONNECTION_STRING", repr=False)
+    tables_endpoint: str | None = Field(None, alias="TABLES_ENDPOINT")
+    table_prefix: str = Field("presence", alias="TABLE_PREFIX")
+    caller_auth: Literal["function-key", "entra"] = Field("function-key", alias="CALLER_AUTH")
+    schedule_tick: str = Field("0 */1 * * * *", alias="SCHEDULE_TICK")
+    renew_tick: str = Field("0 */1 * * * *", alias="RENEW_TICK")
+    graph_concurrency: int = Field(8, ge=1, le=64, alias="GRAPH_CONCURRENCY")
+    max_attempts: int = Field(5, ge=1, le=100, alias="MAX_ATTEMPTS")
+    max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
+    retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")
+    user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        url = urlparse(value)
+        if url.scheme not in {"https", "http"} or not url.hostname:
+            raise ValueError("must be an absolute URL such as https://graph.microsoft.com/v1.0")
+        if url.scheme == "http" and url.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("plain http is allowed only for a loopback emulator")
+        return value.rstrip("/")
+
+    @field_validator("azure_client_id", "presence_session_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.match(value):
+            raise ValueError("must be a GUID")
+        return value.lower() if value else value
+
+    @field_validator("tables_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None:
+            url = urlparse(value)
+            if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
+                raise ValueError("must be an https URL such as https://ACCOUNT.table.core.windows.net")
+        return value
+
+    @field_validator("table_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        # Table names are 3-63 alphanumerics starting with a letter; the longest suffix we add is 12.
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,39}", value):
+            raise ValueError("must be 1-40 letters and digits, starting with a letter")
+        return value
+
+    @field_validator("schedule_tick", "renew_tick")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        if not _NCRONTAB.match(value.strip()):
+            raise ValueError("must be an NCRONTAB expression with six fields, e.g. '0 */1 * * * *'")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _storage(self) -> Settings:
+        if not (self.tables_connection_string or self.tables_endpoint):
+            raise ValueError(
+                "TABLES_CONNECTION_STRING, TABLES_ENDPOINT or AzureWebJobsStorage must say where Table "
+                "storage is"
+            )
+        return self
+
+    @property
+    def graph_is_loopback(self) -> bool:
+        return is_loopback_url(self.graph_base_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        known = {f.alias for f in cls.model_fields.values() if f.alias}
+        values = {name: env[name] for name in known if env.get(name, "").strip() != ""}
+        values.update(_storage_fallback(env, values))
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+def _storage_fallback(env: Mapping[str, str], values: dict[str, str]) -> dict[str, str]:
+    """Without TABLES_*, use the Functions host's own storage setting, as Azure deployments have it."""
+    if "TABLES_CONNECTION_STRING" in values or "TABLES_ENDPOINT" in values:
+        return {}
+    if env.get("AzureWebJobsStorage"):
+        return {"TABLES_CONNECTION_STRING": env["AzureWebJobsStorage"]}
+    if env.get("AzureWebJobsStorage__tableServiceUri"):
+        return {"TABLES_ENDPOINT": env["AzureWebJobsStorage__tableServiceUri"]}
+    if env.get("AzureWebJobsStorage__accountName"):
+        return {
+            "TABLES_ENDPOINT": f"https://{env['AzureWebJobsStorage__accountName']}.table.core.windows.net"
+        }
+    return {}
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "storage"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"setting {name}: {message}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process's settings, read once; a wrong one is logged on one line and stops the start-up."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        logging.getLogger(__name__).critical("invalid configuration: %s", exc)
+        raise

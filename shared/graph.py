@@ -1,0 +1,212 @@
+"""PresenceGateway: the only module that talks to Microsoft Graph (through msgraph-sdk). It speaks the
+service's types and turns every Graph failure into a ServiceError, in one place (`_graph_error`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphServiceClient
+from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (  # noqa: E501
+    GetPresencesByUserIdPostRequestBody,
+)
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.presence import Presence as SdkPresence
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+from shared.errors import ServiceError, user_not_found
+from shared.timezones import resolve_zone
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Graph: getPresencesByUserId takes at most 650 ids per request.
+PRESENCE_BATCH_LIMIT = 650
+# Any well-formed id Graph does not know: getPresencesByUserId answers it with an empty list.
+_PROBE_ID = "00000000-0000-0000-0000-000000000000"
+
+READ_PRESENCE = "Presence.Read.All (or Presence.ReadWrite.All)"
+WRITE_PRESENCE = "Presence.ReadWrite.All"
+READ_USERS = "User.ReadBasic.All (or User.Read.All)"
+
+
+@dataclass(frozen=True)
+class GraphPresence:
+    """A user's presence as Graph shows it, in the service's terms."""
+
+    user_id: str
+    availability: str
+    activity: str
+    status_message: str | None
+    status_message_expires_at: datetime | None
+    out_of_office: bool
+    out_of_office_message: str | None
+    work_location: str | None
+    sequence_number: str | None
+
+
+class PresenceGateway:
+    def __init__(self, client: GraphServiceClient, concurrency: int) -> None:
+        self._client = client
+        self._limit = asyncio.Semaphore(concurrency)
+
+    async def user_id_for(self, upn: str) -> str | None:
+        """The object id of the user with this UPN/e-mail, or None when the directory has no such user."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id"])
+        config = RequestConfiguration(query_parameters=query)
+        try:
+            user = await self._call(lambda: self._client.users.by_user_id(upn).get(config), READ_USERS)
+        except ServiceError as error:
+            if error.code == "userNotFound":
+                return None
+            raise
+        return user.id.lower() if user and user.id else None
+
+    async def presence(self, user_id: str) -> GraphPresence:
+        result = await self._call(
+            lambda: self._client.users.by_user_id(user_id).presence.get(), READ_PRESENCE
+        )
+        if result is None:
+            raise user_not_found(user_id)
+        return _to_presence(result, user_id)
+
+    async def presences(self, user_ids: Sequence[str]) -> dict[str, GraphPresence | ServiceError]:
+        """Every requested id with its presence or its error, in chunks of 650 with bounded concurrency.
+        An id Graph does not know is `userNotFound`; a chunk Graph refused carries Graph's error."""
+        ids = [i.lower() for i in user_ids]
+        chunks = [ids[i : i + PRESENCE_BATCH_LIMIT] for i in range(0, len(ids), PRESENCE_BATCH_LIMIT)]
+        results = await asyncio.gather(
+            *(self._presence_chunk(chunk) for chunk in chunks), return_exceptions=True
+        )
+        answer: dict[str, GraphPresence | ServiceError] = {}
+        for chunk, result in zip(chunks, results, strict=True):
+            if isinstance(result, ServiceError):
+                answer.update(dict.fromkeys(chunk, result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                found = {p.user_id: p for p in result}
+                answer.update({i: found.get(i) or user_not_found(i) for i in chunk})
+        return answer
+
+    async def ping(self) -> None:
+        """One cheap call that proves the token, the network and the presence permission."""
+        await self._presence_chunk([_PROBE_ID])
+
+    async def _presence_chunk(self, ids: Sequence[str]) -> list[GraphPresence]:
+        body = GetPresencesByUserIdPostRequestBody(ids=list(ids))
+        response = await self._call(
+            lambda: self._client.communications.get_presences_by_user_id.post(body), READ_PRESENCE
+        )
+        return [_to_presence(p, p.id or "") for p in (response.value if response and response.value else [])]
+
+    async def _call(self, call: Callable[[], Awaitable[T]], permission: str) -> T:
+        async with self._limit:
+            try:
+                return await call()
+            except APIError as exc:
+                raise _graph_error(exc, permission) from None
+            except httpx.HTTPError as exc:
+                log.warning("Graph unreachable: %s", type(exc).__name__)
+                raise ServiceError(
+                    503,
+                    "graphUnavailable",
+                    "Microsoft Graph could not be reached.",
+                    headers={"Retry-After": "10"},
+                ) from None
+
+
+def _graph_error(exc: APIError, permission: str) -> ServiceError:
+    """Graph's answer after the SDK's own retries, as the service's error (api.md, Errors)."""
+    status = exc.response_status_code or 0
+    headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+    graph_code = message = request_id = None
+    if isinstance(exc, ODataError) and exc.error:
+        graph_code, message = exc.error.code, exc.error.message
+        request_id = exc.error.inner_error.request_id if exc.error.inner_error else None
+    request_id = headers.get("request-id") or request_id or "unknown"
+    log.warning("Graph answered %s %s (request-id %s)", status, graph_code, request_id)
+    if status == 404:
+        return user_not_found(_target_of(message))
+    if status == 429:
+        return ServiceError(
+            429,
+            "graphThrottled",
+            "Microsoft Graph is throttling the service; retry later.",
+            headers={"Retry-After": _retry_after(headers, "30")},
+        )
+    if status in (503, 504):
+        return ServiceError(
+            503,
+            "graphUnavailable",
+            f"Microsoft Graph is unavailable (request-id {request_id}).",
+            headers={"Retry-After": _retry_after(headers, "10")},
+        )
+    if status == 403:
+        return ServiceError(
+            502,
+            "graphPermissionMissing",
+            f"Microsoft Graph refused the call: the app's identity lacks the application permission "
+            f"{permission} (request-id {request_id}).",
+        )
+    if status == 401:
+        return ServiceError(
+            502,
+            "graphAuthenticationFailed",
+            f"Microsoft Graph did not accept the app's token (request-id {request_id}).",
+        )
+    return ServiceError(
+        502,
+        "graphError",
+        f"Microsoft Graph answered {status} {graph_code or ''} (request-id {request_id}).",
+    )
+
+
+def _retry_after(headers: dict[str, str], default: str) -> str:
+    value = headers.get("retry-after", "")
+    return value if value.isdigit() else default
+
+
+def _target_of(message: str | None) -> str:
+    # Graph: "Resource 'x' does not exist or one of its queried reference-property objects are not present."
+    if message and "'" in message:
+        return message.split("'")[1]
+    return "the requested user"
+
+
+def _to_presence(p: SdkPresence, user_id: str) -> GraphPresence:
+    message = p.status_message.message.content if p.status_message and p.status_message.message else None
+    expiry = p.status_message.expiry_date_time if p.status_message else None
+    ooo = p.out_of_office_settings
+    location = p.work_location.work_location_type if p.work_location else None
+    return GraphPresence(
+        user_id=user_id.lower(),
+        availability=p.availability or "PresenceUnknown",
+        activity=p.activity or "PresenceUnknown",
+        status_message=message or None,
+        status_message_expires_at=_utc(expiry.date_time, expiry.time_zone)
+        if expiry and expiry.date_time
+        else None,
+        out_of_office=bool(ooo and ooo.is_out_of_office),
+        out_of_office_message=(ooo.message or None) if ooo else None,
+        work_location=location.value if location is not None else None,
+        sequence_number=p.sequence_number,
+    )
+
+
+def _utc(local: str, zone: str | None) -> datetime | None:
+    """Graph's dateTimeTimeZone (no offset in dateTime, the zone beside it) as an aware UTC instant."""
+    try:
+        naive = datetime.fromisoformat(local.rstrip("Z"))
+        zone_info = resolve_zone(zone or "UTC")
+    except (ValueError, ServiceError):
+        return None
+    return naive.replace(tzinfo=zone_info).astimezone(UTC)

@@ -1,0 +1,20 @@
+"""Table key encoding: the one place user input becomes a PartitionKey or RowKey.
+
+Azure Table keys may not contain / \\ # ? or control characters (U+0000-U+001F, U+007F-U+009F); we
+percent-encode those and % itself, so the encoding is reversible and keeps the sort order of plain text.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+_FORBIDDEN = set("/\\#?%") | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
+
+
+def encode_key(value: str) -> str:
+    return "".join(f"%{ord(ch):02X}" if ch in _FORBIDDEN else ch for ch in value)
+
+
+def decode_key(key: str) -> str:
+    # Only the characters above were encoded, each as one byte below U+00A0, hence latin-1.
+    return unquote(key, encoding="latin-1")

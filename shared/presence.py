@@ -1,0 +1,73 @@
+"""Reading presence: one user, or many at once with per-user errors. Turns Graph's presence into the flat
+shape of api.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.directory import UserDirectory
+from shared.errors import ServiceError
+from shared.graph import GraphPresence, PresenceGateway
+from shared.models import Presence, PresenceQueryResult, UserError
+from shared.users import UserRef, parse_user
+
+
+class PresenceReader:
+    def __init__(self, directory: UserDirectory, gateway: PresenceGateway) -> None:
+        self._directory = directory
+        self._gateway = gateway
+
+    async def read(self, user: str) -> Presence:
+        ref = parse_user(user)
+        user_id = await self._directory.resolve(ref)
+        return to_api(ref, await self._gateway.presence(user_id))
+
+    async def query(self, users: Sequence[str]) -> PresenceQueryResult:
+        """Every user answered once (first spelling wins); a user that fails is listed in `errors`. When
+        Graph throttles or fails the whole query, that is the answer (so a flow's retry policy applies)."""
+        errors: list[UserError] = []
+        refs: dict[str, UserRef] = {}
+        for index, user in enumerate(users):
+            try:
+                ref = parse_user(user, field=f"users[{index}]")
+            except ServiceError as error:
+                errors.append(_user_error(user, error))
+                continue
+            refs.setdefault(ref.normalized, ref)
+        ids = await self._directory.resolve_many(list(refs.values()))
+        wanted = sorted({i for i in ids.values() if isinstance(i, str)})
+        found = await self._gateway.presences(wanted) if wanted else {}
+        value: list[Presence] = []
+        failures: list[ServiceError] = []
+        for key, ref in refs.items():
+            outcome = ids[key]
+            if isinstance(outcome, str):
+                outcome = found[outcome]
+            if isinstance(outcome, GraphPresence):
+                value.append(to_api(ref, outcome))
+            else:
+                failures.append(outcome)
+                errors.append(_user_error(ref.given, outcome))
+        transient = [f for f in failures if f.status in (429, 503)]
+        if not value and transient and len(transient) == len(failures):
+            raise transient[0]
+        return PresenceQueryResult(value=value, errors=errors)
+
+
+def to_api(ref: UserRef, p: GraphPresence) -> Presence:
+    return Presence(
+        user=ref.given,
+        user_id=p.user_id,
+        availability=p.availability,
+        activity=p.activity,
+        status_message=p.status_message,
+        status_message_expires_at=p.status_message_expires_at,
+        out_of_office=p.out_of_office,
+        out_of_office_message=p.out_of_office_message,
+        work_location=p.work_location,
+        sequence_number=p.sequence_number,
+    )
+
+
+def _user_error(user: str, error: ServiceError) -> UserError:
+    return UserError(user=user, status=error.status, code=error.code, message=error.detail)

@@ -1,0 +1,66 @@
+"""The process's long-lived parts, built once on first use: settings, clients, gateway, repositories.
+Handlers and timers reach everything through `services()`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from msgraph import GraphServiceClient
+
+from shared.clock import Clock, system_clock
+from shared.config import Settings, settings
+from shared.directory import UserDirectory
+from shared.graph import PresenceGateway
+from shared.identity import GRAPH_SCOPE, make_credential
+from shared.presence import PresenceReader
+from shared.tables import TableStore, UserCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    tables: TableStore
+    gateway: PresenceGateway
+    directory: UserDirectory
+    presence: PresenceReader
+
+    async def health(self) -> dict[str, bool]:
+        """Whether storage and Graph answer, each within 10 s, checked at the same time."""
+
+        async def ok(check: Awaitable[None]) -> bool:
+            try:
+                await asyncio.wait_for(check, timeout=10)
+            except Exception as exc:  # a health check reports any failure, it never raises
+                log.warning("health check failed: %s", type(exc).__name__)
+                return False
+            return True
+
+        storage, graph = await asyncio.gather(ok(self.tables.ping()), ok(self.gateway.ping()))
+        return {"storage": storage, "graph": graph}
+
+
+def build_services(config: Settings, clock: Clock = system_clock) -> Services:
+    client = GraphServiceClient(credentials=make_credential(config), scopes=[GRAPH_SCOPE])
+    # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
+    client.request_adapter.base_url = config.graph_base_url
+    gateway = PresenceGateway(client, config.graph_concurrency)
+    tables = TableStore(config)
+    directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
+    return Services(config, clock, tables, gateway, directory, PresenceReader(directory, gateway))
+
+
+_services: Services | None = None
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = build_services(settings())
+    return _services
