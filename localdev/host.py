@@ -57,7 +57,7 @@ from azure.functions.timer import TimerRequest
 from multidict import CIMultiDict
 
 from localdev.ncrontab import Ncrontab, ScheduleError, parse_schedule
-from localdev.settings import DEFAULT_ROUTE_PREFIX, load_local_settings, read_route_prefix
+from localdev.settings import DEFAULT_ROUTE_PREFIX, load_local_settings, read_log_levels, read_route_prefix
 from shared.clock import Clock, system_clock
 
 log = logging.getLogger("localdev.host")
@@ -401,14 +401,17 @@ class LocalHost:
             log.warning("function %s skipped: %s is not supported by the local host", name, why)
             return
         if kind == "httpTrigger":
-            route = spec.get("route") or name
             methods = spec.get("methods")
+            try:
+                route = RouteTemplate.parse(spec.get("route") or name)
+            except HostError as exc:
+                raise HostError(f"function {name}: {exc}") from exc
             self.http.append(
                 HttpFunction(
                     name=name,
                     fn=fn,
                     arg_name=arg_name,
-                    route=RouteTemplate.parse(route),
+                    route=route,
                     methods=frozenset(_enum_value(m).upper() for m in methods) if methods else None,
                     auth_level=_enum_value(spec.get("authLevel", "function")).lower(),
                 )
@@ -701,7 +704,7 @@ async def _serve(app: web.Application, host: str, port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):  # before the readiness line: a stop may follow it at once
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -742,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_local_settings(app_dir)
         route_prefix = read_route_prefix(app_dir)
+        for logger_name, level in read_log_levels(app_dir).items():
+            logging.getLogger(logger_name or None).setLevel(level)
+        log.setLevel(logging.INFO)  # the host's own lines (invocations, 404s) whatever `default` says
         function_app = load_function_app(app_dir)
         web_app = create_host_app(
             function_app,

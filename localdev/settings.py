@@ -1,9 +1,10 @@
 """What the Functions host reads from an app directory before it loads the app: `local.settings.json`
-Values (into the environment) and host.json's HTTP route prefix."""
+Values (into the environment), host.json's HTTP route prefix and log levels."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -62,3 +63,31 @@ def read_route_prefix(app_dir: Path) -> str:
     if not isinstance(prefix, str):
         raise AppDirError(f"{path}: extensions.http.routePrefix must be a string")
     return prefix.strip("/")
+
+
+_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "none": logging.CRITICAL + 10,
+}
+
+
+def read_log_levels(app_dir: Path) -> dict[str, int]:
+    """host.json `logging.logLevel` as Python logger levels: `default` is the root logger, a category such as
+    `Azure.Core` the logger `azure.core`; the host's own categories (`Host.*`, `Function*`) do not apply."""
+    path = Path(app_dir) / "host.json"
+    if not path.is_file():
+        return {}
+    data = _read_json(path)
+    levels = data.get("logging", {}).get("logLevel", {}) if isinstance(data, dict) else {}
+    out: dict[str, int] = {}
+    for category, level in levels.items() if isinstance(levels, dict) else []:
+        python_level = _LEVELS.get(str(level).lower())
+        if python_level is None or category.startswith(("Host", "Function")):
+            continue
+        out["" if category == "default" else category.lower()] = python_level
+    return out

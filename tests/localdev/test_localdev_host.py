@@ -37,16 +37,17 @@ async def get_presence(req: func.HttpRequest) -> func.HttpResponse:
     return _json({"user": req.route_params["user"]})
 
 
-@bp.route(route="presence/query", methods=["POST"])
-async def presence_query(req: func.HttpRequest) -> func.HttpResponse:
-    CALLS.append("presence_query")
-    return _json({"fn": "presence_query"})
-
-
+# registered before the literal route on purpose: precedence, not order, decides
 @bp.route(route="{thing}/query", methods=["POST"])
 async def thing_query(req: func.HttpRequest) -> func.HttpResponse:
     CALLS.append("thing_query")
     return _json({"fn": "thing_query", "thing": req.route_params["thing"]})
+
+
+@bp.route(route="presence/query", methods=["POST"])
+async def presence_query(req: func.HttpRequest) -> func.HttpResponse:
+    CALLS.append("presence_query")
+    return _json({"fn": "presence_query"})
 
 
 @bp.route(route="schedules/{id:guid}", methods=["GET"])
@@ -262,6 +263,37 @@ def test_route_templates_the_host_cannot_serve_are_refused_clearly() -> None:
         RouteTemplate.parse("a/{b:regex(x)}")
     with pytest.raises(HostError, match="appears twice"):
         RouteTemplate.parse("a/{b}/{B}")
+
+
+def test_functions_with_other_triggers_or_bindings_are_listed_as_skipped_not_served() -> None:
+    app = func.FunctionApp()
+
+    @app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
+    def on_message(msg: func.QueueMessage) -> None:
+        pass
+
+    @app.route(route="enqueue")
+    @app.queue_output(arg_name="out", queue_name="work", connection="AzureWebJobsStorage")
+    def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+        return func.HttpResponse("queued")
+
+    host = create_host_app(app, function_key=None, run_timers=False)[HOST_KEY]
+    assert host.names == []
+    assert host.describe() == [
+        "  skipped on_message  (queueTrigger: not supported by the local host)",
+        "  skipped enqueue  (bindings queue: not supported by the local host)",
+    ]
+
+
+def test_a_bad_route_names_its_function() -> None:
+    app = func.FunctionApp()
+
+    @app.route(route="files/{name}.{ext}")
+    def files(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("")
+
+    with pytest.raises(HostError, match=r"function files: route 'files/\{name\}\.\{ext\}'"):
+        create_host_app(app, function_key=None)
 
 
 def test_precedence_orders_literal_constrained_parameter_catch_all() -> None:

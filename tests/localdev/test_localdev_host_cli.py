@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from localdev.ports import free_port
-from localdev.settings import AppDirError, load_local_settings, read_route_prefix
+from localdev.settings import AppDirError, load_local_settings, read_log_levels, read_route_prefix
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -165,3 +166,16 @@ def test_sigint_stops_the_host_cleanly(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
+
+
+def test_log_levels_come_from_host_json(tmp_path: Path) -> None:
+    levels = {
+        "default": "Warning",
+        "Azure.Core": "Error",
+        "Host.Results": "Trace",
+        "Function": "Debug",
+        "x": "Loud",
+    }
+    (tmp_path / "host.json").write_text(json.dumps({"logging": {"logLevel": levels}}))
+    assert read_log_levels(tmp_path) == {"": logging.WARNING, "azure.core": logging.ERROR}
+    assert read_log_levels(tmp_path / "nowhere") == {}

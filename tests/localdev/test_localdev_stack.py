@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
+import signal
+import socket
+import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +20,8 @@ import pytest
 
 from localdev.ports import port_answers
 from localdev.stack import Stack, StackError
+
+REPO = Path(__file__).resolve().parents[2]
 
 APP = """
 import os
@@ -35,49 +43,17 @@ def tick(t: func.TimerRequest) -> None:
         f.write("tick\\n")
 """
 
-GRAPH_STAND_IN = """
-import argparse, asyncio
-from aiohttp import web
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--port", type=int)
-parser.add_argument("--users")
-args = parser.parse_args()
-
-async def me(request):
-    return web.json_response({"users": args.users})
-
-async def main():
-    app = web.Application()
-    app.router.add_get("/v1.0/standin", me)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", args.port).start()
-    print(f"graph emulator listening on http://127.0.0.1:{args.port}/v1.0", flush=True)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
-
-
-class StandInStack(Stack):
-    """The stack with a ten-line stand-in for the Graph emulator, whose own tests live elsewhere."""
-
-    stand_in: Path
-
-    def graph_argv(self) -> list[str]:
-        return [sys.executable, str(self.stand_in), "--port", str(self.graph_port), "--users", self.users]
-
-
-def make_stack(tmp_path: Path, source: str = APP, **kwargs: object) -> StandInStack:
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
+def write_app(app_dir: Path, source: str = APP) -> Path:
+    app_dir.mkdir(parents=True)
     (app_dir / "function_app.py").write_text(textwrap.dedent(source))
+    return app_dir
+
+
+def make_stack(tmp_path: Path, source: str = APP, **kwargs: object) -> Stack:
     env = {"TICK": "0 0 0 1 1 *", "TICK_FILE": str(tmp_path / "ticks.txt"), "EXTRA": "yes"}
-    stack = StandInStack(app_dir=app_dir, data_dir=tmp_path / "data", env=env, **kwargs)  # type: ignore[arg-type]
-    stack.stand_in = tmp_path / "graph_stand_in.py"
-    stack.stand_in.write_text(textwrap.dedent(GRAPH_STAND_IN))
-    return stack
+    app_dir = write_app(tmp_path / "app", source)
+    return Stack(app_dir=app_dir, data_dir=tmp_path / "data", env=env, **kwargs)  # type: ignore[arg-type]
 
 
 def call(url: str, *, key: str | None = None, method: str = "GET") -> tuple[int, str]:
@@ -116,7 +92,8 @@ def test_stack_wires_the_app_to_azurite_and_graph_and_survives_host_crashes(tmp_
         ]:
             assert call(f"{stack.api_url}/env/{name}", key="stack-key") == (200, value)
         assert stack.graph_base_url == f"{stack.graph_url}/v1.0"
-        assert json.loads(call(f"{stack.graph_base_url}/standin")[1]) == {"users": "demo"}
+        users = json.loads(call(f"{stack.graph_url}/_emulator/users")[1])["value"]
+        assert "alice@contoso.test" in [u["userPrincipalName"] for u in users]  # --users demo
         assert port_answers(stack.azurite.port)
 
         assert call(f"{stack.host_url}/admin/functions/tick", key="stack-key", method="POST")[0] == 202
@@ -159,3 +136,73 @@ def test_without_a_key_the_host_gets_no_function_key(tmp_path: Path, monkeypatch
     assert "FUNCTION_KEY" not in env
     assert env["TABLE_PREFIX"] == "presence"
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(__file__).resolve().parents[2])
+
+
+def read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
+    """What the process printed up to and including `marker`, without blocking past `timeout`."""
+    assert proc.stdout is not None
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker.encode() not in out:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([proc.stdout], [], [], max(left, 0))
+        if not ready:
+            raise AssertionError(f"no {marker!r} within {timeout} s; printed so far:\n{out.decode()}")
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            raise AssertionError(f"exited with {proc.wait()} before {marker!r}; printed:\n{out.decode()}")
+        out += chunk
+    return out.decode()
+
+
+def test_up_takes_another_port_when_7071_is_busy_prints_what_to_call_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    app_dir = write_app(tmp_path / "app")
+    env = {**os.environ, "TICK": "0 0 0 1 1 *", "TICK_FILE": str(tmp_path / "ticks.txt")}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        argv = [
+            "--port",
+            str(taken),
+            "--function-key",
+            "up-key",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--app-dir",
+            str(app_dir),
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localdev", "up", *argv], cwd=REPO, env=env, stdout=subprocess.PIPE
+        )
+        try:
+            banner = read_until(proc, "Ctrl-C stops everything.", 30)
+            host_port = int(re.search(r"API +http://127\.0\.0\.1:(\d+)/api", banner).group(1))  # type: ignore[union-attr]
+            graph_port = int(re.search(r"Graph +http://127\.0\.0\.1:(\d+)/v1\.0", banner).group(1))  # type: ignore[union-attr]
+            assert f"port {taken} is taken, so the host listens on {host_port}" in banner
+            assert "function key   up-key" in banner
+            assert "alice@contoso.test" in banner
+            assert f"curl http://127.0.0.1:{host_port}/api/health" in banner
+            assert (
+                f'curl -H "x-functions-key: up-key" http://127.0.0.1:{host_port}/api/users/alice@contoso.test/presence'
+                in banner
+            )
+            assert f"curl http://127.0.0.1:{graph_port}/_emulator/requests" in banner
+            assert (
+                f'curl -X POST -H "x-functions-key: up-key" http://127.0.0.1:{host_port}/admin/functions/tick'
+                in banner
+            )
+            assert "  GET /api/env/{name}  (env)" in banner
+            assert call(f"http://127.0.0.1:{host_port}/api/health") == (200, "ok")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert not port_answers(host_port)
+    assert not port_answers(graph_port)
+    assert (tmp_path / "d" / "azurite" / "__azurite_db_table__.json").is_file()  # kept for the next `up`
+    assert (tmp_path / "d" / "logs" / "host.log").is_file()
