@@ -1,4 +1,4 @@
-"""`python -m localdev up|host|graph`: the whole local stack, the local Functions host, or the Graph emulator."""
+"""`python -m localdev up|host|graph`: the whole local stack, the local host, or the Graph emulator."""
 
 from __future__ import annotations
 

@@ -1,0 +1,40 @@
+"""Health and the OpenAPI description, anonymous, through the local host."""
+
+from __future__ import annotations
+
+from localdev.stack import Stack
+
+
+async def test_health_is_ok_without_a_key(api, graph):
+    reply = await api.get("/api/health", key=None)
+    assert (reply.status, reply.body) == (200, {"status": "ok", "checks": {"storage": "ok", "graph": "ok"}})
+
+
+async def test_health_names_graph_when_it_fails(api, graph):
+    await graph.fault(method="*", path="*", status=503, count=1000, retry_after=0)
+    reply = await api.get("/api/health", key=None)
+    assert reply.status == 503
+    assert reply.body["code"] == "unhealthy"
+    assert reply.body["checks"] == {"storage": "ok", "graph": "failed"}
+
+
+async def test_health_names_storage_when_azurite_is_stopped(api, graph, stack: Stack):
+    stack.azurite.stop()
+    try:
+        reply = await api.get("/api/health", key=None)
+        assert reply.status == 503
+        assert reply.headers["Retry-After"].isdigit()
+        assert reply.body["checks"] == {"storage": "failed", "graph": "ok"}
+        assert "storage" in reply.body["detail"]
+    finally:
+        stack.azurite.start()
+    assert (await api.get("/api/health", key=None)).status == 200
+
+
+async def test_openapi_describes_the_routes_for_this_host(api, stack: Stack):
+    reply = await api.get("/api/openapi.json", key=None)
+    assert reply.status == 200
+    assert reply.body["swagger"] == "2.0"
+    assert reply.body["host"] == f"127.0.0.1:{stack.host_port}"
+    assert reply.body["schemes"] == ["http"]
+    assert set(reply.body["paths"]) >= {"/users/{user}/presence", "/presence/query", "/health"}
