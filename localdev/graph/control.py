@@ -1,0 +1,253 @@
+"""`EmulatorControl`: an async client for the emulator's control plane (/_emulator), for tests and benchmarks.
+
+```python
+async with EmulatorControl("http://127.0.0.1:8765") as graph:
+    await graph.set_clock(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    await graph.fault("*/setPresence", status=429, count=2)
+    ...  # drive the code under test
+    calls = await graph.journal(path="/setPresence")
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from localdev.graph.rules import format_duration
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One request the emulator received under /v1.0 (an inner $batch request is an entry of its own)."""
+
+    seq: int
+    at: datetime
+    method: str
+    path: str  # e.g. /v1.0/users/<id>/presence/setPresence
+    query: dict[str, str]
+    headers: dict[str, str]  # without Authorization or anything named like a token, key or secret
+    body: Any  # parsed JSON, or None
+    status: int
+    request_id: str
+    batch_request_id: str | None = None
+    batch_item_id: str | None = None
+    fault: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
+        return cls(
+            seq=data["seq"],
+            at=datetime.fromisoformat(data["at"]),
+            method=data["method"],
+            path=data["path"],
+            query=dict(data["query"]),
+            headers=dict(data["headers"]),
+            body=data["body"],
+            status=data["status"],
+            request_id=data["requestId"],
+            batch_request_id=data.get("batchRequestId"),
+            batch_item_id=data.get("batchItemId"),
+            fault=data.get("fault"),
+        )
+
+
+class EmulatorControlError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"emulator control plane answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class EmulatorControl:
+    def __init__(self, base_url: str) -> None:
+        """`base_url` is the emulator's root, e.g. http://127.0.0.1:8765 (not .../v1.0)."""
+        self.base_url = base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> EmulatorControl:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- journal ---
+
+    async def journal(self, path: str | None = None, method: str | None = None) -> list[JournalEntry]:
+        """Requests received, oldest first; `path` is a substring of the path, `method` exact."""
+        params = {k: v for k, v in (("path", path), ("method", method)) if v}
+        body = await self._call("GET", "/requests", params=params)
+        return [JournalEntry.from_json(e) for e in body["value"]]
+
+    async def clear_journal(self) -> None:
+        await self._call("DELETE", "/requests")
+
+    # --- clock ---
+
+    async def now(self) -> datetime:
+        return datetime.fromisoformat((await self._call("GET", "/clock"))["now"])
+
+    async def clock_frozen(self) -> bool:
+        return bool((await self._call("GET", "/clock"))["frozen"])
+
+    async def set_clock(self, now: datetime, frozen: bool = True) -> datetime:
+        if now.tzinfo is None:
+            raise ValueError("now must carry an offset")
+        body = await self._call("PUT", "/clock", json={"now": now.isoformat(), "frozen": frozen})
+        return datetime.fromisoformat(body["now"])
+
+    async def advance(self, **timedelta_kwargs: float) -> datetime:
+        """Move the clock forward, e.g. advance(minutes=5); returns the new now."""
+        seconds = timedelta(**timedelta_kwargs).total_seconds()
+        body = await self._call("POST", "/clock/advance", json={"seconds": seconds})
+        return datetime.fromisoformat(body["now"])
+
+    # --- faults and latency ---
+
+    async def fault(
+        self,
+        path: str = "*",
+        status: int | None = 429,
+        *,
+        method: str = "*",
+        count: int = 1,
+        retry_after: int | None = None,
+        delay_ms: int = 0,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """The next `count` calls whose path after /v1.0 matches the glob `path` (and `method`) answer
+        `status` (Retry-After `retry_after`, 0 by default for 429/503), after `delay_ms`. status=None with a
+        delay only slows them down."""
+        rule = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "count": count,
+            "retryAfter": retry_after,
+            "delayMs": delay_ms,
+            "code": code,
+            "message": message,
+        }
+        return await self._call("POST", "/faults", json=rule)
+
+    async def random_faults(
+        self,
+        rate: float,
+        seed: int,
+        *,
+        statuses: Iterable[int] = (429, 503),
+        retry_after: int = 0,
+        method: str = "*",
+        path: str = "*",
+    ) -> dict[str, Any]:
+        body = {
+            "rate": rate,
+            "seed": seed,
+            "statuses": list(statuses),
+            "retryAfter": retry_after,
+            "method": method,
+            "path": path,
+        }
+        return await self._call("POST", "/faults/random", json=body)
+
+    async def faults(self) -> dict[str, Any]:
+        return await self._call("GET", "/faults")
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/faults")
+
+    async def latency(
+        self,
+        fixed_ms: int | None = None,
+        *,
+        min_ms: int | None = None,
+        max_ms: int | None = None,
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """A fixed or a seeded random added latency per /v1.0 HTTP request; no arguments turns it off."""
+        body = {"fixedMs": fixed_ms, "minMs": min_ms, "maxMs": max_ms, "seed": seed}
+        return await self._call("PUT", "/latency", json={k: v for k, v in body.items() if v is not None})
+
+    # --- users and sessions ---
+
+    async def users(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/users"))["value"]
+
+    async def seed_users(self, *users: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Add users, each {"userPrincipalName", "id"?, "displayName"?, "mail"?}; returns them with ids."""
+        return (await self._call("POST", "/users", json={"users": [dict(u) for u in users]}))["value"]
+
+    async def add_session(
+        self,
+        user_id: str,
+        session_id: str,
+        availability: str,
+        activity: str,
+        expiration: timedelta | str | None = None,
+    ) -> dict[str, Any]:
+        """A simulated Teams client session (lasting until removed unless `expiration` is given)."""
+        body: dict[str, Any] = {"sessionId": session_id, "availability": availability, "activity": activity}
+        if expiration is not None:
+            body["expirationDuration"] = (
+                format_duration(expiration) if isinstance(expiration, timedelta) else expiration
+            )
+        return await self._call("POST", f"/users/{user_id}/sessions", json=body)
+
+    async def remove_session(self, user_id: str, session_id: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/users/{user_id}/sessions/{session_id}")
+
+    async def patch_user(
+        self,
+        user_id: str,
+        *,
+        out_of_office: Mapping[str, Any] | None = None,
+        work_location: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Set out-of-office ({"isOutOfOffice", "message"}) and/or work location ({"workLocationType"..})."""
+        body: dict[str, Any] = {}
+        if out_of_office is not None:
+            body["outOfOffice"] = dict(out_of_office)
+        if work_location is not None:
+            body["workLocation"] = dict(work_location)
+        return await self._call("PATCH", f"/users/{user_id}", json=body)
+
+    async def user_state(self, user_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/users/{user_id}/state")
+
+    # --- permissions and reset ---
+
+    async def permissions(self) -> list[str]:
+        return (await self._call("GET", "/permissions"))["roles"]
+
+    async def set_permissions(self, roles: Iterable[str]) -> list[str]:
+        return (await self._call("PUT", "/permissions", json={"roles": list(roles)}))["roles"]
+
+    async def reset(self) -> None:
+        await self._call("POST", "/reset")
+
+    # --- plumbing ---
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None
+    ) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        url = f"{self.base_url}/_emulator{path}"
+        async with self._session.request(method, url, json=json, params=params) as response:
+            body = await response.json(content_type=None) if response.content_length != 0 else None
+            if response.status >= 400:
+                raise EmulatorControlError(response.status, body)
+            return body

@@ -1,0 +1,54 @@
+"""The emulator's whole state in one object: tenant, clock, journal, faults, latency and granted roles."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from localdev.graph.auth import DEFAULT_ROLES
+from localdev.graph.clock import EmulatorClock
+from localdev.graph.demo import DEMO_USERS
+from localdev.graph.faults import Faults, Latency
+from localdev.graph.journal import Journal
+from localdev.graph.rules import is_guid
+from localdev.graph.state import Tenant, User
+
+USER_SEEDS = ("demo", "none")
+
+
+class Emulator:
+    def __init__(self, *, app_id: str, users: str | None) -> None:
+        if not is_guid(app_id):
+            raise ValueError(f"app_id must be a GUID, not {app_id!r}")
+        if users is not None and users not in USER_SEEDS:
+            raise ValueError(f"users must be one of {USER_SEEDS} or None, not {users!r}")
+        # Graph: setPresence's sessionId must be the caller's application id; locally that is this id.
+        self.app_id = app_id.lower()
+        self.users_seed = users if users != "none" else None
+        self.clock = EmulatorClock()
+        self.journal = Journal()
+        self.faults = Faults()
+        self.latency = Latency()
+        self.roles: frozenset[str] = DEFAULT_ROLES
+        self.tenant = self._seeded_tenant()
+
+    def reset(self) -> None:
+        """Back to the start: seeded users, empty journal, no faults or latency, real time, default roles."""
+        self.clock.reset()
+        self.journal.clear()
+        self.faults.clear()
+        self.latency.off()
+        self.roles = DEFAULT_ROLES
+        self.tenant = self._seeded_tenant()
+
+    def _seeded_tenant(self) -> Tenant:
+        tenant = Tenant()
+        if self.users_seed == "demo":
+            for demo in DEMO_USERS:
+                tenant.add_user(
+                    User(demo.id, demo.user_principal_name, demo.display_name, demo.user_principal_name)
+                )
+        return tenant
+
+
+# Where an aiohttp application keeps its emulator.
+EMULATOR = web.AppKey("emulator", Emulator)
