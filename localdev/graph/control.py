@@ -186,7 +186,7 @@ class EmulatorControl:
     async def users(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/users"))["value"]
 
-    async def seed_users(self, *users: Mapping[str, str]) -> list[dict[str, Any]]:
+    async def seed_users(self, users: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
         """Add users, each {"userPrincipalName", "id"?, "displayName"?, "mail"?}; returns them with ids."""
         return (await self._call("POST", "/users", json={"users": [dict(u) for u in users]}))["value"]
 

@@ -45,7 +45,7 @@ async def test_an_app_without_users_knows_nobody():
 async def test_seeded_users_get_an_id_when_none_is_given_and_are_found_by_upn(graph, control):
     given = str(uuid.uuid4())
     created = await control.seed_users(
-        {"userPrincipalName": "erin@contoso.test"}, {"userPrincipalName": "frank@contoso.test", "id": given}
+        [{"userPrincipalName": "erin@contoso.test"}, {"userPrincipalName": "frank@contoso.test", "id": given}]
     )
     assert uuid.UUID(created[0]["id"])
     assert created[1]["id"] == given
@@ -58,13 +58,13 @@ async def test_seeded_users_get_an_id_when_none_is_given_and_are_found_by_upn(gr
 )
 async def test_a_user_that_exists_cannot_be_seeded_again(control, user):
     with pytest.raises(EmulatorControlError) as caught:
-        await control.seed_users(user)
+        await control.seed_users([user])
     assert caught.value.status == 409
 
 
 async def test_a_seeded_id_must_be_a_guid(control):
     with pytest.raises(EmulatorControlError) as caught:
-        await control.seed_users({"userPrincipalName": "x@contoso.test", "id": "x"})
+        await control.seed_users([{"userPrincipalName": "x@contoso.test", "id": "x"}])
     assert caught.value.status == 400
 
 
@@ -169,7 +169,7 @@ async def test_permissions_default_to_what_the_service_needs(control):
 
 
 async def test_reset_restores_users_journal_faults_latency_clock_and_permissions(graph, control):
-    await control.seed_users({"userPrincipalName": "erin@contoso.test"})
+    await control.seed_users([{"userPrincipalName": "erin@contoso.test"}])
     await control.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
     await control.fault("*", status=500, count=3)
     await control.latency(fixed_ms=5)
