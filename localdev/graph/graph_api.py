@@ -14,7 +14,7 @@ from localdev.graph.batch import is_batch, run_batch
 from localdev.graph.emulator import Emulator
 from localdev.graph.errors import GraphError, bad_request, error_body, method_not_allowed, unknown_segment
 from localdev.graph.faults import Fault
-from localdev.graph.handlers import ROUTES, Context, Route
+from localdev.graph.handlers import ROUTES, Context, Route, check_query_options
 from localdev.graph.journal import RecordedRequest, parsed_body, safe_headers
 from localdev.graph.rules import check_presence_user_id
 from localdev.graph.wire import GraphRequest, GraphResponse
@@ -79,6 +79,7 @@ class GraphApi:
         authorize(self.emulator.roles, route.permission)
         if route.object_id_only and "user" in params:
             check_presence_user_id(params["user"])
+        check_query_options(request.query, route)
         return route.handler(Context(self.emulator, request, caller, params, self.emulator.clock.now()))
 
     def error_response(self, error: GraphError, request: GraphRequest) -> GraphResponse:

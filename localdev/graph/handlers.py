@@ -36,6 +36,7 @@ class Route:
     permission: Permission
     handler: Handler
     object_id_only: bool = True  # Graph: presence routes take the user's object id, never a UPN
+    query_options: frozenset[str] = frozenset()  # the OData query options the route supports
 
 
 def ok(body: Any = None) -> GraphResponse:
@@ -46,7 +47,7 @@ def ok(body: Any = None) -> GraphResponse:
 
 
 def get_user(ctx: Context) -> GraphResponse:
-    raw_select = _only_query_options(ctx, allowed={"select"}).get("select")
+    raw_select = query_options(ctx.request.query).get("select")
     select = parse_select(raw_select) if raw_select is not None else None
     user = ctx.emulator.tenant.find_user(ctx.params["user"])
     if user is None:
@@ -55,20 +56,17 @@ def get_user(ctx: Context) -> GraphResponse:
 
 
 def get_user_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     user = _presence_user(ctx)
     context = f"{ctx.request.base_url}/$metadata#users('{user.id}')/presence/$entity"
     return ok(_presence(ctx, user, context))
 
 
 def get_communications_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     user = _presence_user(ctx)
     return ok(_presence(ctx, user, f"{ctx.request.base_url}/$metadata#communications/presences/$entity"))
 
 
 def get_presences_by_user_id(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     body = _action_body(ctx, "getPresencesByUserId")
     ids = body.get("ids")
     if ids is None:
@@ -94,7 +92,6 @@ def get_presences_by_user_id(ctx: Context) -> GraphResponse:
 
 
 def set_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     body = _action_body(ctx, "setPresence")
     session_id = _session_id(ctx, body)
     availability, activity = _required(body, "availability"), _required(body, "activity")
@@ -109,7 +106,6 @@ def set_presence(ctx: Context) -> GraphResponse:
 
 
 def clear_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     body = _action_body(ctx, "clearPresence")
     session_id = _session_id(ctx, body)
     user = _presence_user(ctx)
@@ -120,7 +116,6 @@ def clear_presence(ctx: Context) -> GraphResponse:
 
 
 def set_user_preferred_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     body = _action_body(ctx, "setUserPreferredPresence")
     availability, activity = _required(body, "availability"), _required(body, "activity")
     rules.check_preferred_pair(availability, activity)
@@ -132,7 +127,6 @@ def set_user_preferred_presence(ctx: Context) -> GraphResponse:
 
 
 def clear_user_preferred_presence(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     _action_body(ctx, "clearUserPreferredPresence")
     user = _presence_user(ctx)
     ctx.emulator.tenant.set_preferred(user.id, None, ctx.now)
@@ -140,9 +134,18 @@ def clear_user_preferred_presence(ctx: Context) -> GraphResponse:
 
 
 def set_status_message(ctx: Context) -> GraphResponse:
-    _only_query_options(ctx, allowed=set())
     body = _action_body(ctx, "setStatusMessage")
-    status = body.get("statusMessage")
+    message = _status_message(body.get("statusMessage"), ctx.now)
+    user = _presence_user(ctx)
+    ctx.emulator.tenant.set_status_message(user.id, message, ctx.now)
+    return ok()
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _status_message(status: dict[str, Any] | None, now: datetime) -> StatusMessage | None:
+    """The message to keep, or None to clear it (Graph has no clear call: an empty content clears)."""
     if status is None:
         raise bad_request("The parameter 'statusMessage' is required.")
     if "publishedDateTime" in status:
@@ -157,24 +160,17 @@ def set_status_message(ctx: Context) -> GraphResponse:
     expiry = status.get("expiryDateTime")
     expires_at = None
     if expiry is not None:
-        expires_at = rules.expiry_instant(expiry.get("dateTime"), expiry.get("timeZone"), ctx.now)
-    user = _presence_user(ctx)
-    content: str = message["content"]
-    new = None
-    if content:  # Graph: there is no clear call; an empty content clears the message.
-        new = StatusMessage(
-            content=content,
-            content_type="text",
-            published_at=ctx.now,
-            expires_at=expires_at,
-            expiry_date_time=expiry["dateTime"] if expiry is not None else None,
-            expiry_time_zone=expiry["timeZone"] if expiry is not None else None,
-        )
-    ctx.emulator.tenant.set_status_message(user.id, new, ctx.now)
-    return ok()
-
-
-# --- helpers --------------------------------------------------------------------------------------------
+        expires_at = rules.expiry_instant(expiry.get("dateTime"), expiry.get("timeZone"), now)
+    if not message["content"]:
+        return None
+    return StatusMessage(
+        content=message["content"],
+        content_type="text",
+        published_at=now,
+        expires_at=expires_at,
+        expiry_date_time=expiry["dateTime"] if expiry is not None else None,
+        expiry_time_zone=expiry["timeZone"] if expiry is not None else None,
+    )
 
 
 def _presence_user(ctx: Context) -> User:
@@ -215,19 +211,17 @@ def _session_id(ctx: Context, body: dict[str, Any]) -> str:
     return session_id
 
 
-def _only_query_options(ctx: Context, *, allowed: set[str]) -> dict[str, str]:
-    """OData query options ($select etc.; Graph v1.0 also takes them without the $) this route supports.
+def query_options(query: dict[str, str]) -> dict[str, str]:
+    """The OData query options by bare lower-case name (Graph v1.0 takes them with or without the $)."""
+    options = {key.removeprefix("$").lower(): value for key, value in query.items()}
+    return {name: value for name, value in options.items() if name in _ODATA_OPTIONS}
 
-    Strict reading: presence and its actions support none, so any OData option is a 400 there."""
-    options: dict[str, str] = {}
-    for key, value in ctx.request.query.items():
-        name = key.removeprefix("$").lower()
-        if name not in _ODATA_OPTIONS:
-            continue
-        if name not in allowed:
-            raise bad_request(f"The query option '{key}' is not supported on this resource.")
-        options[name] = value
-    return options
+
+def check_query_options(query: dict[str, str], route: Route) -> None:
+    """Strict reading: presence and its actions take no OData query option, a user only $select."""
+    for name in query_options(query):
+        if name not in route.query_options:
+            raise bad_request(f"The query option '${name}' is not supported on this resource.")
 
 
 _ODATA_OPTIONS = {
@@ -235,8 +229,7 @@ _ODATA_OPTIONS = {
     "compute",
 }  # fmt: skip
 
-W = Permission.WRITE_PRESENCE
-R = Permission.READ_PRESENCE
+_READ, _WRITE = Permission.READ_PRESENCE, Permission.WRITE_PRESENCE
 _ACTIONS: tuple[tuple[str, Handler], ...] = (
     ("setPresence", set_presence),
     ("clearPresence", clear_presence),
@@ -246,14 +239,21 @@ _ACTIONS: tuple[tuple[str, Handler], ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", ("users", "{user}"), Permission.READ_USER, get_user, object_id_only=False),
-    Route("GET", ("users", "{user}", "presence"), R, get_user_presence),
-    Route("GET", ("communications", "presences", "{user}"), R, get_communications_presence),
-    Route("POST", ("communications", "getPresencesByUserId"), R, get_presences_by_user_id),
+    Route(
+        "GET",
+        ("users", "{user}"),
+        Permission.READ_USER,
+        get_user,
+        object_id_only=False,  # a user is found by object id or UPN
+        query_options=frozenset({"select"}),
+    ),
+    Route("GET", ("users", "{user}", "presence"), _READ, get_user_presence),
+    Route("GET", ("communications", "presences", "{user}"), _READ, get_communications_presence),
+    Route("POST", ("communications", "getPresencesByUserId"), _READ, get_presences_by_user_id),
     # The actions are bound to the presence entity, so both of its addresses take them.
-    *(Route("POST", ("users", "{user}", "presence", name), W, handler) for name, handler in _ACTIONS),
+    *(Route("POST", ("users", "{user}", "presence", name), _WRITE, handler) for name, handler in _ACTIONS),
     *(
-        Route("POST", ("communications", "presences", "{user}", name), W, handler)
+        Route("POST", ("communications", "presences", "{user}", name), _WRITE, handler)
         for name, handler in _ACTIONS
     ),
 )

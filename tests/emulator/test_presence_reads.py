@@ -128,3 +128,8 @@ async def test_an_unknown_user_is_404_request_resource_not_found(graph):
         "Resource 'nobody@contoso.test' does not exist or one of its queried reference-property objects "
         "are not present."
     )
+
+
+async def test_select_works_without_the_dollar_as_graph_v1_allows(graph):
+    body = await graph.json(await graph.get("/users/bob@contoso.test?select=displayName"))
+    assert {k for k in body if k != "@odata.context"} == {"displayName"}

@@ -302,3 +302,20 @@ async def test_a_non_json_content_type_is_415(graph):
     )
     assert response.status == 415
     assert (await graph.json(response))["error"]["code"] == "UnsupportedMediaType"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/communications/presences/{ALICE_ID}/setPresence",
+        f"/users/{ALICE_ID}/presence/microsoft.graph.setPresence",
+    ],
+)
+async def test_the_bound_action_answers_at_every_address_of_the_presence(graph, path):
+    assert (await graph.post(path, session_body("Away", "Away"))).status == 200
+    assert await shown(graph) == ("Away", "Away")
+
+
+async def test_odata_query_options_are_refused_on_actions(graph):
+    response = await graph.post(f"{PRESENCE}/setPresence?$expand=foo", session_body())
+    assert response.status == 400
