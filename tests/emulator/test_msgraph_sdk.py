@@ -52,8 +52,13 @@ class StaticToken:
 
 
 @pytest.fixture
-async def sdk(server, control) -> AsyncIterator[GraphServiceClient]:
-    client = GraphServiceClient(credentials=StaticToken(), scopes=["https://graph.microsoft.com/.default"])
+def credential() -> StaticToken:
+    return StaticToken()
+
+
+@pytest.fixture
+async def sdk(server, control, credential) -> AsyncIterator[GraphServiceClient]:
+    client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
     client.request_adapter.base_url = str(server.make_url("/v1.0"))
     yield client
     await client.request_adapter._http_client.aclose()
@@ -139,8 +144,9 @@ async def test_get_user_by_upn_through_the_sdk(sdk, control):
     )
 
 
-async def test_the_sdk_asks_for_the_default_scope_and_sends_the_token(sdk, control, server):
+async def test_the_sdk_asks_for_the_default_scope_and_sends_the_token(sdk, control, credential):
     await sdk.users.by_user_id(ALICE_ID).presence.get()
+    assert credential.scopes == [("https://graph.microsoft.com/.default",)]
     [entry] = await control.journal()
     assert entry.status == 200  # the emulator saw a valid bearer token (and the journal hides it)
     assert "Authorization" not in entry.headers
@@ -179,3 +185,30 @@ async def test_a_single_429_is_retried_transparently(sdk, control, retry_sleeps)
     await sdk.users.by_user_id(ALICE_ID).presence.set_presence.post(set_presence_body("PT5M"))
     assert [e.status for e in await control.journal(path="/setPresence")] == [429, 200]
     assert retry_sleeps == [1]
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(429, 4), (503, 4), (504, 4), (500, 1), (403, 1)])
+async def test_the_sdk_retries_429_503_and_504_only(sdk, control, retry_sleeps, status, attempts):
+    await control.fault("*/presence", status=status, count=10)
+    with pytest.raises(ODataError) as caught:
+        await sdk.users.by_user_id(ALICE_ID).presence.get()
+    assert caught.value.response_status_code == status
+    assert len(await control.journal(path="/presence")) == attempts
+
+
+async def test_a_retry_after_of_180_seconds_or_more_is_not_waited_for(sdk, control, retry_sleeps):
+    await control.fault("*/presence", status=429, count=10, retry_after=180)
+    with pytest.raises(ODataError) as caught:
+        await sdk.users.by_user_id(ALICE_ID).presence.get()
+    assert caught.value.response_headers["retry-after"] == "180"
+    assert (len(await control.journal(path="/presence")), retry_sleeps) == (1, [])
+
+
+async def test_what_the_sdk_sends_besides_the_token(sdk, control):
+    await sdk.users.by_user_id(ALICE_ID).presence.set_presence.post(set_presence_body("PT5M"))
+    [entry] = await control.journal()
+    sent = {name.lower(): value for name, value in entry.headers.items()}
+    assert sent["accept"] == "application/json"
+    assert sent["content-type"] == "application/json"
+    assert sent["user-agent"].startswith("python-httpx/")
+    assert "client-request-id" not in sent  # so Graph errors carry only the request-id to quote
