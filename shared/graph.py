@@ -13,6 +13,7 @@ from typing import TypeVar
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (  # noqa: E501
     GetPresencesByUserIdPostRequestBody,
@@ -98,13 +99,17 @@ class PresenceGateway:
         return answer
 
     async def ping(self) -> None:
-        """One cheap call that proves the token, the network and the presence permission."""
-        await self._presence_chunk([_PROBE_ID])
+        """One cheap call that proves the token, the network and the presence permission. No retries:
+        a health probe must answer quickly, and a flapping Graph is what it should report."""
+        no_retry = RequestConfiguration(options=[RetryHandlerOption(max_retries=0, should_retry=False)])
+        await self._presence_chunk([_PROBE_ID], no_retry)
 
-    async def _presence_chunk(self, ids: Sequence[str]) -> list[GraphPresence]:
+    async def _presence_chunk(
+        self, ids: Sequence[str], config: RequestConfiguration | None = None
+    ) -> list[GraphPresence]:
         body = GetPresencesByUserIdPostRequestBody(ids=list(ids))
         response = await self._call(
-            lambda: self._client.communications.get_presences_by_user_id.post(body), READ_PRESENCE
+            lambda: self._client.communications.get_presences_by_user_id.post(body, config), READ_PRESENCE
         )
         return [_to_presence(p, p.id or "") for p in (response.value if response and response.value else [])]
 

@@ -23,8 +23,9 @@ class PresenceReader:
         return to_api(ref, await self._gateway.presence(user_id))
 
     async def query(self, users: Sequence[str]) -> PresenceQueryResult:
-        """Every user answered once (first spelling wins); a user that fails is listed in `errors`. When
-        Graph throttles or fails the whole query, that is the answer (so a flow's retry policy applies)."""
+        """Every user answered once (the first way it was given wins); a user that fails is listed in
+        `errors`. When Graph throttles or fails the whole query, that is the answer (so a flow's retry
+        policy applies)."""
         errors: list[UserError] = []
         refs: dict[str, UserRef] = {}
         for index, user in enumerate(users):
@@ -39,9 +40,13 @@ class PresenceReader:
         found = await self._gateway.presences(wanted) if wanted else {}
         value: list[Presence] = []
         failures: list[ServiceError] = []
+        answered: set[str] = set()
         for key, ref in refs.items():
             outcome = ids[key]
             if isinstance(outcome, str):
+                if outcome in answered:  # the same person given by UPN and by id: answered once
+                    continue
+                answered.add(outcome)
                 outcome = found[outcome]
             if isinstance(outcome, GraphPresence):
                 value.append(to_api(ref, outcome))

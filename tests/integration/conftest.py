@@ -56,7 +56,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def services(azurite: Azurite, emulator_url: str, graph: EmulatorControl, clock: Clock) -> AsyncIterator[Services]:
+async def services(
+    azurite: Azurite, emulator_url: str, graph: EmulatorControl, clock: Clock
+) -> AsyncIterator[Services]:
     built = build_services(settings_for(azurite, emulator_url), clock)
     yield built
     await built.tables.close()
