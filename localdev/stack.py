@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-timers", action="store_true", help="run timers only through the admin route")
     args = parser.parse_args(argv)
 
-    key = None if args.no_key else (args.function_key or secrets.token_urlsafe(24))
+    key = None if args.no_key else (args.function_key or secrets.token_hex(20))
     port, note = args.port, None
     if not port_is_free(port):
         port = free_port()
