@@ -7,21 +7,39 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (  # noqa: E501
     GetPresencesByUserIdPostRequestBody,
 )
+from msgraph.generated.models.body_type import BodyType
+from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.presence import Presence as SdkPresence
+from msgraph.generated.models.presence_status_message import PresenceStatusMessage
+from msgraph.generated.users.item.presence.clear_presence.clear_presence_post_request_body import (
+    ClearPresencePostRequestBody,
+)
+from msgraph.generated.users.item.presence.presence_request_builder import PresenceRequestBuilder
+from msgraph.generated.users.item.presence.set_presence.set_presence_post_request_body import (
+    SetPresencePostRequestBody,
+)
+from msgraph.generated.users.item.presence.set_status_message.set_status_message_post_request_body import (
+    SetStatusMessagePostRequestBody,
+)
+from msgraph.generated.users.item.presence.set_user_preferred_presence.set_user_preferred_presence_post_request_body import (  # noqa: E501
+    SetUserPreferredPresencePostRequestBody,
+)
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
+from shared.durations import iso_duration
 from shared.errors import ServiceError, user_not_found
 from shared.timezones import resolve_zone
 
@@ -97,6 +115,66 @@ class PresenceGateway:
                 found = {p.user_id: p for p in result}
                 answer.update({i: found.get(i) or user_not_found(i) for i in chunk})
         return answer
+
+    # --- writes: each returns Graph's request-id (for the audit trail) -------------------------------
+
+    async def set_session(
+        self, user_id: str, session_id: str, availability: str, activity: str, expiration: timedelta
+    ) -> str:
+        # Graph: sessionId must be the caller's application id; one session per app and user.
+        body = SetPresencePostRequestBody(
+            session_id=session_id,
+            availability=availability,
+            activity=activity,
+            expiration_duration=iso_duration(expiration),  # type: ignore[arg-type]  # see shared/durations.py
+        )
+        return await self._write(lambda c: self._presence(user_id).set_presence.post(body, c))
+
+    async def clear_session(self, user_id: str, session_id: str) -> str | None:
+        """Graph answers 404 when this app holds no session for the user: already cleared, None."""
+        body = ClearPresencePostRequestBody(session_id=session_id)
+        try:
+            return await self._write(lambda c: self._presence(user_id).clear_presence.post(body, c))
+        except ServiceError as error:
+            if error.code == "userNotFound":
+                return None
+            raise
+
+    async def set_preferred(
+        self, user_id: str, availability: str, activity: str, expiration: timedelta
+    ) -> str:
+        body = SetUserPreferredPresencePostRequestBody(
+            availability=availability,
+            activity=activity,
+            expiration_duration=iso_duration(expiration),  # type: ignore[arg-type]
+        )
+        return await self._write(lambda c: self._presence(user_id).set_user_preferred_presence.post(body, c))
+
+    async def clear_preferred(self, user_id: str) -> str:
+        return await self._write(lambda c: self._presence(user_id).clear_user_preferred_presence.post(c))
+
+    async def set_status_message(self, user_id: str, message: str, expires_at: datetime | None) -> str:
+        """An empty message clears it (Graph has no clear call). The expiry goes as UTC wall time with
+        timeZone "UTC": Graph's dateTime carries no offset."""
+        expiry = None
+        if expires_at is not None:
+            wall = expires_at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+            expiry = DateTimeTimeZone(date_time=wall, time_zone="UTC")
+        status = PresenceStatusMessage(
+            message=ItemBody(content=message, content_type=BodyType.Text), expiry_date_time=expiry
+        )
+        body = SetStatusMessagePostRequestBody(status_message=status)
+        return await self._write(lambda c: self._presence(user_id).set_status_message.post(body, c))
+
+    def _presence(self, user_id: str) -> PresenceRequestBuilder:
+        return self._client.users.by_user_id(user_id).presence
+
+    async def _write(self, call: Callable[[RequestConfiguration], Awaitable[object]]) -> str:
+        headers = HeadersInspectionHandlerOption(inspect_request_headers=False, inspect_response_headers=True)
+        config = RequestConfiguration(options=[headers])
+        await self._call(lambda: call(config), WRITE_PRESENCE)
+        request_id = headers.response_headers.get("request-id")
+        return next(iter(request_id), "unknown") if request_id else "unknown"
 
     async def ping(self) -> None:
         """One cheap call that proves the token, the network and the presence permission. No retries:
