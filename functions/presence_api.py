@@ -1,13 +1,23 @@
-"""Presence routes: read one user, read many."""
+"""Presence routes: read one user or many; hold a session, a preferred presence or a status message."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
 from shared.auth import authorize
-from shared.http import json_response, parse_body, route
-from shared.models import PresenceQuery
-from shared.operations import GET_PRESENCE, QUERY_PRESENCE
+from shared.http import json_response, no_content, parse_body, route
+from shared.models import PreferredRequest, PresenceQuery, SessionRequest, StatusMessageRequest
+from shared.operations import (
+    CLEAR_MESSAGE,
+    GET_HOLDS,
+    GET_PRESENCE,
+    HOLD_PREFERRED,
+    HOLD_SESSION,
+    QUERY_PRESENCE,
+    RELEASE_PREFERRED,
+    RELEASE_SESSION,
+    SET_MESSAGE,
+)
 from shared.service import services
 
 bp = func.Blueprint()
@@ -16,8 +26,7 @@ bp = func.Blueprint()
 @route(bp, GET_PRESENCE)
 async def get_presence(req: func.HttpRequest) -> func.HttpResponse:
     authorize(req, services().settings)
-    presence = await services().presence.read(req.route_params["user"])
-    return json_response(presence)
+    return json_response(await services().presence.read(req.route_params["user"]))
 
 
 @route(bp, QUERY_PRESENCE)
@@ -25,3 +34,51 @@ async def query_presence(req: func.HttpRequest) -> func.HttpResponse:
     authorize(req, services().settings)
     query = parse_body(req, PresenceQuery, QUERY_PRESENCE.max_body)
     return json_response(await services().presence.query(query.users))
+
+
+@route(bp, HOLD_SESSION)
+async def put_session(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    body = parse_body(req, SessionRequest)
+    return json_response(await services().holding.hold_session(caller.name, req.route_params["user"], body))
+
+
+@route(bp, RELEASE_SESSION)
+async def delete_session(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    await services().holding.release_session(caller.name, req.route_params["user"])
+    return no_content()
+
+
+@route(bp, HOLD_PREFERRED)
+async def put_preferred(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    body = parse_body(req, PreferredRequest)
+    return json_response(await services().holding.hold_preferred(caller.name, req.route_params["user"], body))
+
+
+@route(bp, RELEASE_PREFERRED)
+async def delete_preferred(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    await services().holding.release_preferred(caller.name, req.route_params["user"])
+    return no_content()
+
+
+@route(bp, SET_MESSAGE)
+async def put_status_message(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    body = parse_body(req, StatusMessageRequest)
+    return json_response(await services().holding.set_message(caller.name, req.route_params["user"], body))
+
+
+@route(bp, CLEAR_MESSAGE)
+async def delete_status_message(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, services().settings)
+    await services().holding.clear_message(caller.name, req.route_params["user"])
+    return no_content()
+
+
+@route(bp, GET_HOLDS)
+async def get_holds(req: func.HttpRequest) -> func.HttpResponse:
+    authorize(req, services().settings)
+    return json_response(await services().holding.holds(req.route_params["user"]))

@@ -580,8 +580,12 @@ class LocalHost:
             payload = await request.json()
         except ValueError:
             payload = None
-        usage = 'send one of {"now": "2026-11-23T09:00:00+01:00"}, {"advanceSeconds": 90}, {"reset": true}'
-        if not isinstance(payload, dict) or len(payload) != 1:
+        usage = (
+            'send one of {"now": "2026-11-23T09:00:00+01:00", "frozen"?: true}, {"advanceSeconds": 90}, '
+            '{"reset": true}'
+        )
+        frozen = payload.pop("frozen", False) if isinstance(payload, dict) and "now" in payload else False
+        if not isinstance(payload, dict) or len(payload) != 1 or not isinstance(frozen, bool):
             return _json(400, {"error": usage})
         if "now" in payload:
             try:
@@ -590,7 +594,7 @@ class LocalHost:
                 return _json(400, {"error": f"now: not an ISO 8601 datetime; {usage}"})
             if moment.tzinfo is None:
                 return _json(400, {"error": "now: needs an offset (Z or +01:00)"})
-            self.clock.set_now(moment)
+            self.clock.set_now(moment, frozen=frozen)
         elif "advanceSeconds" in payload:
             seconds = payload["advanceSeconds"]
             if (

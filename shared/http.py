@@ -35,6 +35,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def no_content() -> func.HttpResponse:
+    return func.HttpResponse(status_code=204)
+
+
 def problem_response(error: ServiceError) -> func.HttpResponse:
     body: dict[str, Any] = {
         "type": f"urn:presence-automation:problem:{error.code}",

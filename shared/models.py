@@ -3,17 +3,26 @@ generate the OpenAPI description, so the three never disagree."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
 class ApiModel(BaseModel):
-    """camelCase on the wire, unknown fields refused (a typo must not be silently ignored)."""
+    """camelCase on the wire, unknown fields refused (a typo must not be silently ignored), and no lax
+    coercion ("60" is not a number, "yes" is not true): a flow gets told, not guessed at."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Responses carry instants in UTC ("...Z"), whatever zone they were computed in.
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 def summary(text: str, description: str | None = None, **kwargs: object) -> dict[str, object]:
@@ -28,7 +37,7 @@ class Presence(ApiModel):
     availability: str = Field(**summary("Availability", "e.g. Available, Busy, DoNotDisturb, Away, Offline."))
     activity: str = Field(**summary("Activity", "e.g. Available, InACall, InAMeeting, Presenting, OffWork."))
     status_message: str | None = Field(None, **summary("Status message"))
-    status_message_expires_at: datetime | None = Field(
+    status_message_expires_at: UtcDateTime | None = Field(
         None, **summary("Status message expires at", "When the status message expires (UTC), if known.")
     )
     out_of_office: bool = Field(False, **summary("Out of office"))
@@ -86,3 +95,130 @@ class Problem(ApiModel):
     detail: str
     code: str = Field(description="Stable camelCase error code, e.g. invalidUser, userNotFound.")
     errors: list[ProblemField] | None = None
+
+
+# --- holding a presence ------------------------------------------------------------------------------
+
+DURATION = Field(
+    None,
+    ge=5,
+    le=30 * 24 * 60,
+    **summary("Duration (minutes)", "How long to hold it, 5 minutes up to MAX_HOLD_DAYS. Not with until."),
+)
+UNTIL = Field(
+    None,
+    max_length=64,
+    **summary(
+        "Until",
+        "When to let go: ISO 8601 with an offset, or without one plus timeZone. Not with durationMinutes.",
+    ),
+)
+TIME_ZONE = Field(
+    None,
+    max_length=64,
+    **summary(
+        "Time zone",
+        "IANA (Europe/Berlin) or Windows (W. Europe Standard Time) name for an until without offset.",
+    ),
+)
+
+
+class SessionRequest(ApiModel):
+    availability: str = Field(
+        max_length=32, **summary("Availability", "Available, Busy, Away or DoNotDisturb.")
+    )
+    activity: str = Field(
+        max_length=32,
+        **summary(
+            "Activity",
+            "Pairs: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away, "
+            "DoNotDisturb/Presenting.",
+        ),
+    )
+    duration_minutes: int | None = DURATION
+    until: str | None = UNTIL
+    time_zone: str | None = TIME_ZONE
+
+
+class PreferredRequest(ApiModel):
+    availability: str = Field(
+        max_length=32,
+        **summary("Availability", "Available, Busy, DoNotDisturb, BeRightBack, Away or Offline."),
+    )
+    activity: str = Field(
+        max_length=32,
+        **summary(
+            "Activity",
+            "Pairs: Available/Available, Busy/Busy, DoNotDisturb/DoNotDisturb, "
+            "BeRightBack/BeRightBack, Away/Away, Offline/OffWork.",
+        ),
+    )
+    duration_minutes: int | None = DURATION
+    until: str | None = UNTIL
+    time_zone: str | None = TIME_ZONE
+    keep_session_alive: bool = Field(
+        True,
+        **summary(
+            "Keep session alive", "Also hold a session, so the presence shows while the user is signed out."
+        ),
+    )
+
+
+class StatusMessageRequest(ApiModel):
+    message: str = Field(max_length=1000, **summary("Message", "1-280 characters of plain text."))
+    until: str | None = Field(
+        None,
+        max_length=64,
+        **summary(
+            "Until", "When the message expires: ISO 8601 with an offset, or without one plus timeZone."
+        ),
+    )
+    time_zone: str | None = TIME_ZONE
+
+
+class Session(ApiModel):
+    user: str = Field(**summary("User"))
+    user_id: str = Field(**summary("User id"))
+    availability: str = Field(**summary("Availability"))
+    activity: str = Field(**summary("Activity"))
+    until: UtcDateTime = Field(**summary("Until", "When the service lets the session go."))
+    renews_until: UtcDateTime | None = Field(
+        None,
+        **summary("Renews until", "Set when the hold outlasts Graph's own limit: the service renews it."),
+    )
+    graph_expires_at: UtcDateTime = Field(
+        **summary("Graph expires at", "When Graph's current session would lapse.")
+    )
+    updated_at: UtcDateTime = Field(**summary("Updated at"))
+
+
+class Preferred(Session):
+    keep_session_alive: bool = Field(**summary("Keep session alive"))
+
+
+class StatusMessage(ApiModel):
+    user: str = Field(**summary("User"))
+    user_id: str = Field(**summary("User id"))
+    message: str = Field(**summary("Message"))
+    until: UtcDateTime | None = Field(None, **summary("Until", "When the message expires, if it does."))
+    updated_at: UtcDateTime = Field(**summary("Updated at"))
+
+
+class LastError(ApiModel):
+    code: str = Field(**summary("Code"))
+    message: str = Field(**summary("Message"))
+    at: UtcDateTime = Field(**summary("At"))
+
+
+class Holds(ApiModel):
+    """What the service currently holds for a user, and whether keeping it is failing."""
+
+    user: str = Field(**summary("User"))
+    user_id: str = Field(**summary("User id"))
+    session: Session | None = Field(None, **summary("Session"))
+    preferred: Preferred | None = Field(None, **summary("Preferred presence"))
+    status_message: StatusMessage | None = Field(None, **summary("Status message"))
+    last_error: LastError | None = Field(
+        None, **summary("Last error", "The last Graph failure while renewing.")
+    )
+    attempts: int = Field(0, **summary("Attempts", "Failed attempts since the last success."))

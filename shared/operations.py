@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from shared.models import Health, Presence, PresenceQuery, PresenceQueryResult
+from shared.models import (
+    Health,
+    Holds,
+    Preferred,
+    PreferredRequest,
+    Presence,
+    PresenceQuery,
+    PresenceQueryResult,
+    Session,
+    SessionRequest,
+    StatusMessage,
+    StatusMessageRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,88 @@ QUERY_PRESENCE = Operation(
     body=PresenceQuery,
     max_body=1024 * 1024,
 )
+HOLD_SESSION = Operation(
+    "SetPresenceSession",
+    "PUT",
+    "users/{user}/presence/session",
+    "Hold a presence for a while",
+    "Shows the user as Available, Busy (in a call), Away or Do not disturb (presenting) until the given time "
+    "or for durationMinutes (default 60, up to MAX_HOLD_DAYS). The service renews Graph's session, which "
+    "lasts at most 4 hours and fades after 5 minutes at Available, and lets it go at the end.",
+    "Presence",
+    Session,
+    body=SessionRequest,
+    path_params=(USER,),
+)
+RELEASE_SESSION = Operation(
+    "ClearPresenceSession",
+    "DELETE",
+    "users/{user}/presence/session",
+    "Let go of a held presence",
+    "Ends the service's presence session for the user now (also when there was none).",
+    "Presence",
+    None,
+    status=204,
+    path_params=(USER,),
+)
+HOLD_PREFERRED = Operation(
+    "SetPreferredPresence",
+    "PUT",
+    "users/{user}/presence/preferred",
+    "Set a preferred presence for a while",
+    "Sets the presence the user would pick in Teams (wins over every session), until the given time or for "
+    "durationMinutes (default 60). With keepSessionAlive (default) the service also holds a session, because "
+    "a preferred presence shows Offline when the user is signed out everywhere.",
+    "Presence",
+    Preferred,
+    body=PreferredRequest,
+    path_params=(USER,),
+)
+RELEASE_PREFERRED = Operation(
+    "ClearPreferredPresence",
+    "DELETE",
+    "users/{user}/presence/preferred",
+    "Clear the preferred presence",
+    "Clears the user's preferred presence now, and the session the service kept alive for it.",
+    "Presence",
+    None,
+    status=204,
+    path_params=(USER,),
+)
+SET_MESSAGE = Operation(
+    "SetStatusMessage",
+    "PUT",
+    "users/{user}/presence/status-message",
+    "Set a status message",
+    "Shows a status message (1-280 characters of plain text), optionally until a time; the service remembers "
+    "the expiry, which Graph does not show back to apps.",
+    "Presence",
+    StatusMessage,
+    body=StatusMessageRequest,
+    path_params=(USER,),
+)
+CLEAR_MESSAGE = Operation(
+    "ClearStatusMessage",
+    "DELETE",
+    "users/{user}/presence/status-message",
+    "Clear the status message",
+    "Clears the user's status message now.",
+    "Presence",
+    None,
+    status=204,
+    path_params=(USER,),
+)
+GET_HOLDS = Operation(
+    "GetPresenceHolds",
+    "GET",
+    "users/{user}/presence/holds",
+    "See what the service holds for a user",
+    "The session, preferred presence and status message the service holds for the user, with the last "
+    "renewal failure if keeping them is failing.",
+    "Presence",
+    Holds,
+    path_params=(USER,),
+)
 HEALTH = Operation(
     "GetHealth",
     "GET",
@@ -79,4 +173,16 @@ OPENAPI = Operation(
     anonymous=True,
 )
 
-CATALOG: tuple[Operation, ...] = (GET_PRESENCE, QUERY_PRESENCE, HEALTH, OPENAPI)
+CATALOG: tuple[Operation, ...] = (
+    GET_PRESENCE,
+    QUERY_PRESENCE,
+    HOLD_SESSION,
+    RELEASE_SESSION,
+    HOLD_PREFERRED,
+    RELEASE_PREFERRED,
+    SET_MESSAGE,
+    CLEAR_MESSAGE,
+    GET_HOLDS,
+    HEALTH,
+    OPENAPI,
+)

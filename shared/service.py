@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from azure.core.credentials_async import AsyncTokenCredential
 from msgraph import GraphServiceClient
 
 from shared.clock import Clock, system_clock
 from shared.config import Settings, settings
 from shared.directory import UserDirectory
+from shared.errors import ServiceError
 from shared.graph import PresenceGateway
-from shared.identity import GRAPH_SCOPE, make_credential
+from shared.hold_store import AuditLog, HoldStore, Timeline
+from shared.holding import HoldService
+from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.presence import PresenceReader
 from shared.tables import TableStore, UserCache
 
@@ -30,6 +34,7 @@ class Services:
     gateway: PresenceGateway
     directory: UserDirectory
     presence: PresenceReader
+    holding: HoldService
 
     async def health(self) -> dict[str, bool]:
         """Whether storage and Graph answer, each within 10 s, checked at the same time."""
@@ -47,13 +52,46 @@ class Services:
 
 
 def build_services(config: Settings, clock: Clock = system_clock) -> Services:
-    client = GraphServiceClient(credentials=make_credential(config), scopes=[GRAPH_SCOPE])
+    credential = make_credential(config)
+    client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
     gateway = PresenceGateway(client, config.graph_concurrency)
     tables = TableStore(config)
     directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
-    return Services(config, clock, tables, gateway, directory, PresenceReader(directory, gateway))
+    holds = HoldStore(tables, Timeline(tables))
+    holding = HoldService(
+        holds,
+        AuditLog(tables),
+        gateway,
+        directory,
+        clock,
+        session_id_source(config, credential),
+        config.max_hold_days,
+    )
+    presence = PresenceReader(directory, gateway, holding)
+    return Services(config, clock, tables, gateway, directory, presence, holding)
+
+
+def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Callable[[], Awaitable[str]]:
+    """setPresence's sessionId: PRESENCE_SESSION_ID, else the app id in our own Graph token (Graph
+    requires the caller's application id)."""
+    found: list[str] = [config.presence_session_id] if config.presence_session_id else []
+
+    async def session_id() -> str:
+        if not found:
+            token = await credential.get_token(GRAPH_SCOPE)
+            app_id = token_app_id(token.token)
+            if not app_id:
+                raise ServiceError(
+                    502,
+                    "sessionIdUnknown",
+                    "The Graph token has no appid/azp claim: set PRESENCE_SESSION_ID.",
+                )
+            found.append(app_id.lower())
+        return found[0]
+
+    return session_id
 
 
 _services: Services | None = None

@@ -11,6 +11,8 @@ async with EmulatorControl("http://127.0.0.1:8765") as graph:
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,6 +57,14 @@ class JournalEntry:
             batch_item_id=data.get("batchItemId"),
             fault=data.get("fault"),
         )
+
+
+# The Teams client's well-known application id, as the user's own changes carry it.
+TEAMS_CLIENT_APP_ID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"
+
+
+def _b64url(data: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 class EmulatorControlError(Exception):
@@ -237,6 +247,22 @@ class EmulatorControl:
 
     async def reset(self) -> None:
         await self._call("POST", "/reset")
+
+    # --- the user themselves ---
+
+    async def set_status_message_as_user(self, user_id: str, content: str) -> None:
+        """What the user does in Teams: set their own status message, through /v1.0/me with a delegated
+        token (so it is journaled like any Graph call, from another app)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        claims = {"appid": TEAMS_CLIENT_APP_ID, "scp": "Presence.ReadWrite", "oid": user_id}
+        token = ".".join(_b64url(part) for part in ({"alg": "none"}, claims)) + "."
+        url = f"{self.base_url}/v1.0/me/presence/setStatusMessage"
+        body = {"statusMessage": {"message": {"content": content, "contentType": "text"}}}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self._session.post(url, json=body, headers=headers) as response:
+            if response.status >= 400:
+                raise EmulatorControlError(response.status, await response.json(content_type=None))
 
     # --- plumbing ---
 

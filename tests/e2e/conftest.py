@@ -4,13 +4,15 @@ each its own process, as `scripts/run-local` starts them."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from azure.data.tables.aio import TableClient, TableServiceClient
 
 from localdev.graph import EmulatorControl
 from localdev.stack import Stack
@@ -59,9 +61,20 @@ class Api:
     async def post(self, path: str, **kwargs: Any) -> Reply:
         return await self.call("POST", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("DELETE", path, **kwargs)
+
+    async def run_timer(self, name: str) -> None:
+        """What the Functions host's admin endpoint does: run the timer now; 202 once it finished."""
+        reply = await self.post(f"/admin/functions/{name}", json={"input": ""})
+        assert reply.status == 202, reply.body
+
 
 @pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[Api]:
+async def api(stack: Stack, clean_tables: None) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
         yield Api(session, stack.host_url)
 
@@ -71,3 +84,55 @@ async def graph(stack: Stack) -> AsyncIterator[EmulatorControl]:
     async with EmulatorControl(stack.graph_url) as control:
         await control.reset()
         yield control
+
+
+@pytest.fixture
+async def clean_tables(stack: Stack) -> None:
+    """Every test starts with empty tables (the host keeps running; its tables stay)."""
+    async with TableServiceClient.from_connection_string(stack.azurite.connection_string) as service:
+        async for table in service.list_tables():
+            if table.name.startswith(stack.table_prefix):
+                client = service.get_table_client(table.name)
+                async for row in client.list_entities(select=["PartitionKey", "RowKey"]):
+                    await client.delete_entity(row["PartitionKey"], row["RowKey"])
+
+
+@pytest.fixture
+async def rows(stack: Stack) -> Callable[[str], Awaitable[list[dict[str, Any]]]]:
+    """The rows of one of the service's tables, e.g. await rows("Audit")."""
+
+    async def read(suffix: str) -> list[dict[str, Any]]:
+        name = f"{stack.table_prefix}{suffix}"
+        async with TableClient.from_connection_string(stack.azurite.connection_string, name) as table:
+            return [dict(row) async for row in table.list_entities()]
+
+    return read
+
+
+class TravelClock:
+    """One clock for the app (the local host's) and for Graph (the emulator's), stopped, moved together."""
+
+    def __init__(self, api: Api, graph: EmulatorControl) -> None:
+        self._api = api
+        self._graph = graph
+        self.now = START
+
+    async def set(self, now: datetime) -> None:
+        self.now = now
+        await self._graph.set_clock(now, frozen=True)
+        reply = await self._api.put("/admin/clock", json={"now": now.isoformat(), "frozen": True})
+        assert reply.status == 200, reply.body
+
+    async def advance(self, **delta: float) -> None:
+        await self.set(self.now + timedelta(**delta))
+
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def clock(api: Api, graph: EmulatorControl) -> AsyncIterator[TravelClock]:
+    travel = TravelClock(api, graph)
+    await travel.set(START)
+    yield travel
+    await api.put("/admin/clock", json={"reset": True})

@@ -1,0 +1,21 @@
+"""Timers: the promises kept over time. Each tick is idempotent; overlapping or crashed ticks are safe."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.config import settings
+from shared.service import services
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+@bp.timer_trigger(schedule=settings().renew_tick, arg_name="timer", run_on_startup=False)
+async def renew_sessions(timer: func.TimerRequest) -> None:
+    """Keep every held session and preferred presence alive until its end, then let it go."""
+    acted = await services().holding.renew_due()
+    log.info("renew_sessions: %d holds acted on", acted)

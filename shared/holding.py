@@ -1,0 +1,420 @@
+"""The presence facade's imperative shell: load a hold, ask the core (shared/holds.py) what to do, claim
+the row by ETag, call Graph, record the outcome and the next due time, audit every change. Used by the
+presence routes and by the `renew_sessions` timer alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+
+from shared.clock import Clock
+from shared.directory import UserDirectory
+from shared.errors import ServiceError
+from shared.graph import PresenceGateway
+from shared.hold_store import AuditLog, Conflict, DueEntry, HoldStore
+from shared.holds import (
+    CLAIM_LEASE,
+    Action,
+    ClearPreferred,
+    ClearSession,
+    Failure,
+    Hold,
+    MessageHold,
+    PreferredHold,
+    SessionHold,
+    SetPreferred,
+    SetSession,
+    applied,
+    next_due,
+    plan,
+    tidy,
+)
+from shared.models import (
+    Holds,
+    LastError,
+    Preferred,
+    PreferredRequest,
+    Session,
+    SessionRequest,
+    StatusMessage,
+    StatusMessageRequest,
+)
+from shared.presence_rules import check_message, check_pair, hold_end, parse_until
+from shared.users import parse_user
+
+log = logging.getLogger(__name__)
+
+TIMER_CALLER = "timer:renew_sessions"
+_BUSY_RETRIES = 5
+
+
+class HoldService:
+    def __init__(
+        self,
+        holds: HoldStore,
+        audit: AuditLog,
+        gateway: PresenceGateway,
+        directory: UserDirectory,
+        clock: Clock,
+        session_id: Callable[[], Awaitable[str]],
+        max_hold_days: int,
+    ) -> None:
+        self._holds = holds
+        self._audit = audit
+        self._gateway = gateway
+        self._directory = directory
+        self._clock = clock
+        self._session_id = session_id
+        self._max_days = max_hold_days
+
+    # --- the routes --------------------------------------------------------------------------------------
+
+    async def hold_session(self, caller: str, user: str, body: SessionRequest) -> Session:
+        ref = parse_user(user)
+        check_pair("session", body.availability, body.activity)
+        now = self._clock.now()
+        until = hold_end(
+            now,
+            duration_minutes=body.duration_minutes,
+            until=body.until,
+            time_zone=body.time_zone,
+            max_days=self._max_days,
+        )
+        assert until is not None
+        user_id = await self._directory.resolve(ref)
+        part = SessionHold(body.availability, body.activity, until, "api", now)
+        hold = await self._change(
+            caller, user_id, ref.given, "session.set", lambda h: replace(h, session=part)
+        )
+        return session_view(hold)
+
+    async def release_session(self, caller: str, user: str) -> None:
+        ref = parse_user(user)
+        user_id = await self._directory.resolve(ref)
+        await self._change(
+            caller,
+            user_id,
+            ref.given,
+            "session.clear",
+            lambda h: replace(h, session=None),
+            force=[ClearSession()],
+        )
+
+    async def hold_preferred(self, caller: str, user: str, body: PreferredRequest) -> Preferred:
+        ref = parse_user(user)
+        check_pair("preferred", body.availability, body.activity)
+        now = self._clock.now()
+        until = hold_end(
+            now,
+            duration_minutes=body.duration_minutes,
+            until=body.until,
+            time_zone=body.time_zone,
+            max_days=self._max_days,
+        )
+        assert until is not None
+        user_id = await self._directory.resolve(ref)
+        # graph_expires_at=now: not in Graph yet, so the plan sets it now.
+        part = PreferredHold(
+            body.availability, body.activity, until, body.keep_session_alive, "api", now, now
+        )
+        hold = await self._change(
+            caller, user_id, ref.given, "preferred.set", lambda h: replace(h, preferred=part)
+        )
+        view = preferred_view(hold)
+        assert view is not None
+        return view
+
+    async def release_preferred(self, caller: str, user: str) -> None:
+        ref = parse_user(user)
+        user_id = await self._directory.resolve(ref)
+        now = self._clock.now()
+
+        def end(h: Hold) -> Hold:
+            # Ending it now makes the plan clear it (and the session kept alive for it).
+            return replace(h, preferred=replace(h.preferred, until=now)) if h.preferred else h
+
+        await self._change(caller, user_id, ref.given, "preferred.clear", end, force=[ClearPreferred()])
+
+    async def set_message(self, caller: str, user: str, body: StatusMessageRequest) -> StatusMessage:
+        ref = parse_user(user)
+        message = check_message(body.message)
+        now = self._clock.now()
+        until = parse_until(body.until, body.time_zone) if body.until else None
+        if until is not None:
+            hold_end(
+                now,
+                duration_minutes=None,
+                until=body.until,
+                time_zone=body.time_zone,
+                max_days=self._max_days,
+            )
+        user_id = await self._directory.resolve(ref)
+        part = MessageHold(message, until, "api", now)
+
+        async def call(h: Hold) -> tuple[Hold, str]:
+            request_id = await self._gateway.set_status_message(user_id, message, until)
+            return replace(h, message=part), request_id
+
+        hold = await self._with_claim(caller, user_id, ref.given, "statusMessage.set", call)
+        assert hold.message is not None
+        return message_view(hold, hold.message)
+
+    async def clear_message(self, caller: str, user: str) -> None:
+        ref = parse_user(user)
+        user_id = await self._directory.resolve(ref)
+
+        async def call(h: Hold) -> tuple[Hold, str]:
+            request_id = await self._gateway.set_status_message(user_id, "", None)  # Graph: empty clears
+            return replace(h, message=None), request_id
+
+        await self._with_claim(caller, user_id, ref.given, "statusMessage.clear", call)
+
+    async def holds(self, user: str) -> Holds:
+        ref = parse_user(user)
+        user_id = await self._directory.resolve(ref)
+        hold, _ = await self._holds.get(user_id)
+        hold = hold or Hold(user_id, ref.given)
+        error = hold.last_error
+        return Holds(
+            user=ref.given,
+            user_id=user_id,
+            session=session_view(hold) if hold.session else None,
+            preferred=preferred_view(hold),
+            status_message=message_view(hold, hold.message) if hold.message else None,
+            last_error=LastError(code=error.code, message=error.message, at=error.at) if error else None,
+            attempts=hold.attempts,
+        )
+
+    async def messages(self, user_ids: list[str]) -> dict[str, MessageHold]:
+        return await self._holds.messages(user_ids)
+
+    # --- the timer ---------------------------------------------------------------------------------------
+
+    async def renew_due(self, limit: int = 1000) -> int:
+        """One tick of `renew_sessions`: act on every hold that is due. Returns how many were acted on."""
+        now = self._clock.now()
+        entries = [e for e in await self._holds.timeline.due(now, limit) if e.kind == "hold"]
+        done = await asyncio.gather(*(self._renew(entry, now) for entry in entries))
+        return sum(done)
+
+    async def _renew(self, entry: DueEntry, now: datetime) -> bool:
+        try:
+            hold, etag = await self._holds.get(entry.ref)
+            if hold is None:
+                await self._holds.timeline.remove(entry)
+                return False
+            if hold.claimed_until is not None and hold.claimed_until > now:
+                return False  # another worker has it; its lease entry brings it back if it dies
+            due = next_due(hold, now)
+            if due is None or due > now:
+                if due is not None:
+                    await self._holds.timeline.add(due, "hold", hold.user_id)
+                await self._holds.timeline.remove(entry)
+                return False
+            claim_etag = await self._claim(hold, etag, now)
+            outcome, done, error = await self._apply(hold, plan(hold, now), now)
+            for action, request_id in done:
+                await self._audit.append(
+                    now, TIMER_CALLER, hold.user, hold.user_id, _operation(action), "ok", request_id
+                )
+            if error is not None:
+                await self._audit.append(now, TIMER_CALLER, hold.user, hold.user_id, "renew", error.code)
+            await self._release(outcome, claim_etag, now)
+            await self._holds.timeline.remove(entry)
+            return True
+        except Conflict:
+            return False  # somebody else acted on it first; the row stays due for whoever is next
+        except ServiceError as error:  # storage trouble: this hold waits for the next tick, others go on
+            log.warning("renewal of a hold skipped: %s", error.code)
+            return False
+
+    # --- the shell ---------------------------------------------------------------------------------------
+
+    async def _change(
+        self,
+        caller: str,
+        user_id: str,
+        user: str,
+        operation: str,
+        change: Callable[[Hold], Hold],
+        force: list[Action] | None = None,
+    ) -> Hold:
+        """Apply a caller's change: the new intent is claimed, Graph brought in line, the outcome saved.
+        If Graph refuses, the caller's change is undone (what Graph did meanwhile stays recorded, so the
+        next tick repairs it) and Graph's error is the answer."""
+        for _ in range(_BUSY_RETRIES):
+            now = self._clock.now()
+            current, etag = await self._holds.get(user_id)
+            current = current or Hold(user_id, user)
+            if current.claimed_until is not None and current.claimed_until > now:
+                await asyncio.sleep(0.2)
+                continue
+            wanted = replace(change(current), user=user)
+            actions = plan(wanted, now)
+            for extra in force or []:
+                if not any(isinstance(a, type(extra)) for a in actions):
+                    actions.append(extra)
+            try:
+                claim_etag = await self._claim(wanted, etag, now)
+            except Conflict:
+                continue
+            outcome, done, error = await self._apply(wanted, actions, now)
+            request_id = done[-1][1] if done else None
+            if error is not None:
+                # Undo the caller's change; what Graph did meanwhile stays recorded, so a tick repairs it.
+                undone = replace(
+                    outcome,
+                    session=current.session,
+                    preferred=current.preferred,
+                    message=current.message,
+                    attempts=current.attempts,
+                    last_error=current.last_error,
+                )
+                await self._release(undone, claim_etag, now)
+                await self._audit.append(now, caller, user, user_id, operation, error.code, request_id)
+                raise error
+            await self._release(outcome, claim_etag, now)
+            await self._audit.append(now, caller, user, user_id, operation, "ok", request_id)
+            return outcome
+        raise ServiceError(
+            503,
+            "holdBusy",
+            "The user's presence is being changed right now; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    async def _with_claim(
+        self,
+        caller: str,
+        user_id: str,
+        user: str,
+        operation: str,
+        call: Callable[[Hold], Awaitable[tuple[Hold, str]]],
+    ) -> Hold:
+        """A change that is one Graph call of its own (the status message), under the same claim."""
+        for _ in range(_BUSY_RETRIES):
+            now = self._clock.now()
+            current, etag = await self._holds.get(user_id)
+            current = replace(current or Hold(user_id, user), user=user)
+            if current.claimed_until is not None and current.claimed_until > now:
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                claim_etag = await self._claim(current, etag, now)
+            except Conflict:
+                continue
+            try:
+                changed, request_id = await call(current)
+            except ServiceError as error:
+                await self._release(current, claim_etag, now)
+                await self._audit.append(now, caller, user, user_id, operation, error.code)
+                raise
+            await self._release(changed, claim_etag, now)
+            await self._audit.append(now, caller, user, user_id, operation, "ok", request_id)
+            return changed
+        raise ServiceError(
+            503,
+            "holdBusy",
+            "The user's presence is being changed right now; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    async def _claim(self, hold: Hold, etag: str | None, now: datetime) -> str:
+        """Mark the row as ours for CLAIM_LEASE (ETag compare-and-swap) before any Graph call, and index it
+        as due when the lease ends, so a worker that dies mid-way is taken over, not forgotten."""
+        claimed = await self._holds.save(
+            replace(hold, claimed_until=now + CLAIM_LEASE), etag, now + CLAIM_LEASE
+        )
+        assert claimed is not None
+        return claimed
+
+    async def _release(self, hold: Hold, claim_etag: str, now: datetime) -> None:
+        """Save the outcome and end the claim; the lease's due entry is no longer needed."""
+        final = replace(tidy(hold, now), claimed_until=None)
+        due = next_due(final, now)
+        await self._holds.save(final, claim_etag, due)
+        if due != now + CLAIM_LEASE:
+            await self._holds.timeline.remove_at(now + CLAIM_LEASE, "hold", hold.user_id)
+
+    async def _apply(
+        self, hold: Hold, actions: list[Action], now: datetime
+    ) -> tuple[Hold, list[tuple[Action, str | None]], ServiceError | None]:
+        """Run the actions in order, stopping at the first failure, which is recorded on the hold.
+        Returns the hold as Graph now has it, the actions done with Graph's request ids, and the failure."""
+        done: list[tuple[Action, str | None]] = []
+        for action in actions:
+            try:
+                session_id = await self._session_id() if isinstance(action, SetSession | ClearSession) else ""
+                request_id = await self._call(hold.user_id, session_id, action)
+            except ServiceError as error:
+                failed = replace(
+                    hold, attempts=hold.attempts + 1, last_error=Failure(error.code, error.detail, now)
+                )
+                return failed, done, error
+            hold = applied(hold, action, now)
+            done.append((action, request_id))
+        return replace(hold, attempts=0, last_error=None), done, None
+
+    async def _call(self, user_id: str, session_id: str, action: Action) -> str | None:
+        match action:
+            case SetSession(availability, activity, expiration):
+                return await self._gateway.set_session(
+                    user_id, session_id, availability, activity, expiration
+                )
+            case ClearSession():
+                return await self._gateway.clear_session(user_id, session_id)
+            case SetPreferred(availability, activity, expiration):
+                return await self._gateway.set_preferred(user_id, availability, activity, expiration)
+            case ClearPreferred():
+                return await self._gateway.clear_preferred(user_id)
+
+
+def _operation(action: Action) -> str:
+    return {
+        SetSession: "session.set",
+        ClearSession: "session.clear",
+        SetPreferred: "preferred.set",
+        ClearPreferred: "preferred.clear",
+    }[type(action)]
+
+
+def session_view(hold: Hold) -> Session:
+    assert hold.session is not None
+    s, g = hold.session, hold.graph_session
+    graph_expires = g.expires_at if g else s.updated_at
+    return Session(
+        user=hold.user,
+        user_id=hold.user_id,
+        availability=s.availability,
+        activity=s.activity,
+        until=s.until,
+        renews_until=s.until if graph_expires < s.until else None,
+        graph_expires_at=graph_expires,
+        updated_at=s.updated_at,
+    )
+
+
+def preferred_view(hold: Hold) -> Preferred | None:
+    p = hold.preferred
+    if p is None:
+        return None
+    return Preferred(
+        user=hold.user,
+        user_id=hold.user_id,
+        availability=p.availability,
+        activity=p.activity,
+        until=p.until,
+        renews_until=p.until if p.graph_expires_at < p.until else None,
+        graph_expires_at=p.graph_expires_at,
+        updated_at=p.updated_at,
+        keep_session_alive=p.keep_session_alive,
+    )
+
+
+def message_view(hold: Hold, m: MessageHold) -> StatusMessage:
+    return StatusMessage(
+        user=hold.user, user_id=hold.user_id, message=m.message, until=m.until, updated_at=m.updated_at
+    )

@@ -1,0 +1,116 @@
+"""Graph's presence rules as the service applies them before any call: the settable pairs, the window a
+hold covers (durationMinutes / until + timeZone), and status-message text. Pure; a violation is a 400
+naming the field."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Literal
+
+from shared.errors import FieldError, ServiceError, invalid_field
+from shared.timezones import resolve_zone
+
+# Graph: the only availability/activity pairs setPresence accepts (an application session).
+SESSION_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("Available", "Available"),
+        ("Busy", "InACall"),
+        ("Busy", "InAConferenceCall"),
+        ("Away", "Away"),
+        ("DoNotDisturb", "Presenting"),
+    }
+)
+# Graph: the pairs setUserPreferredPresence accepts; Offline/OffWork is "appear offline".
+PREFERRED_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("Available", "Available"),
+        ("Busy", "Busy"),
+        ("DoNotDisturb", "DoNotDisturb"),
+        ("BeRightBack", "BeRightBack"),
+        ("Away", "Away"),
+        ("Offline", "OffWork"),
+    }
+)
+
+# Graph: a session's expirationDuration is 5 minutes to 4 hours; a preferred presence's at most 7 days
+# (the strict reading of Graph's docs, see localdev/graph/README.md).
+SESSION_MIN = timedelta(minutes=5)
+SESSION_MAX = timedelta(hours=4)
+PREFERRED_MAX = timedelta(days=7)
+DEFAULT_HOLD = timedelta(minutes=60)
+MESSAGE_MAX_CHARS = 280
+
+
+def check_pair(kind: Literal["session", "preferred"], availability: str, activity: str) -> None:
+    pairs = SESSION_PAIRS if kind == "session" else PREFERRED_PAIRS
+    if (availability, activity) in pairs:
+        return
+    allowed = ", ".join(f"{a}/{b}" for a, b in sorted(pairs))
+    field = "availability" if availability not in {a for a, _ in pairs} else "activity"
+    raise ServiceError(
+        400,
+        "invalidPresence",
+        f"{availability}/{activity} cannot be set as a {kind} presence. Allowed: {allowed}.",
+        [FieldError(field, f"Allowed pairs: {allowed}.")],
+    )
+
+
+def parse_until(until: str, time_zone: str | None, field: str = "until") -> datetime:
+    """An instant from `until`: ISO 8601 with an offset, or without one plus `timeZone` (IANA or Windows
+    name). A local time that does not exist or repeats (daylight saving) takes the earlier offset."""
+    try:
+        parsed = datetime.fromisoformat(until)
+    except ValueError:
+        raise invalid_field(
+            "invalidTime", field, "Use ISO 8601, e.g. 2026-11-23T17:00:00+01:00 or 2026-11-23T17:00:00."
+        ) from None
+    if parsed.tzinfo is None:
+        if not time_zone:
+            raise invalid_field(
+                "invalidTime", field, "This time has no offset: add one (…+01:00, …Z) or give timeZone."
+            )
+        parsed = parsed.replace(tzinfo=resolve_zone(time_zone))
+    elif time_zone:
+        resolve_zone(time_zone)  # still a 400 when the zone is unknown, even though the offset wins
+    return parsed
+
+
+def hold_end(
+    now: datetime,
+    *,
+    duration_minutes: int | None,
+    until: str | None,
+    time_zone: str | None,
+    max_days: int,
+    default: timedelta | None = DEFAULT_HOLD,
+) -> datetime | None:
+    """When a hold that starts `now` ends. durationMinutes and until exclude each other; neither means
+    `default` (None: no end). The end must be at least 5 minutes away and at most MAX_HOLD_DAYS."""
+    if duration_minutes is not None and until is not None:
+        raise invalid_field("invalidRequest", "until", "Give durationMinutes or until, not both.")
+    if time_zone is not None and until is None:
+        resolve_zone(time_zone)
+    if until is not None:
+        end = parse_until(until, time_zone)
+        field = "until"
+    elif duration_minutes is not None:
+        end, field = now + timedelta(minutes=duration_minutes), "durationMinutes"
+    else:
+        return None if default is None else now + default
+    if end - now < SESSION_MIN:
+        raise invalid_field("invalidTime", field, "The end must be at least 5 minutes from now.")
+    if end - now > timedelta(days=max_days):
+        raise invalid_field("invalidTime", field, f"The end must be within {max_days} days (MAX_HOLD_DAYS).")
+    return end
+
+
+def check_message(message: str) -> str:
+    """1-280 characters of plain text, without control characters (line breaks included)."""
+    if not message or not message.strip():
+        raise invalid_field("invalidMessage", "message", "The message is empty; DELETE clears it.")
+    if len(message) > MESSAGE_MAX_CHARS:
+        raise invalid_field("invalidMessage", "message", f"At most {MESSAGE_MAX_CHARS} characters.")
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in message):
+        raise invalid_field("invalidMessage", "message", "Control characters are not allowed.")
+    return message
