@@ -62,7 +62,7 @@ class HoldService:
         session_id: Callable[[], Awaitable[str]],
         max_hold_days: int,
     ) -> None:
-        self._holds = holds
+        self.store = holds
         self._audit = audit
         self._gateway = gateway
         self._directory = directory
@@ -175,7 +175,7 @@ class HoldService:
     async def holds(self, user: str) -> Holds:
         ref = parse_user(user)
         user_id = await self._directory.resolve(ref)
-        hold, _ = await self._holds.get(user_id)
+        hold, _ = await self.store.get(user_id)
         hold = hold or Hold(user_id, ref.given)
         error = hold.last_error
         return Holds(
@@ -189,30 +189,30 @@ class HoldService:
         )
 
     async def messages(self, user_ids: list[str]) -> dict[str, MessageHold]:
-        return await self._holds.messages(user_ids)
+        return await self.store.messages(user_ids)
 
     # --- the timer ---------------------------------------------------------------------------------------
 
     async def renew_due(self, limit: int = 1000) -> int:
         """One tick of `renew_sessions`: act on every hold that is due. Returns how many were acted on."""
         now = self._clock.now()
-        entries = [e for e in await self._holds.timeline.due(now, limit) if e.kind == "hold"]
+        entries = [e for e in await self.store.timeline.due(now, limit) if e.kind == "hold"]
         done = await asyncio.gather(*(self._renew(entry, now) for entry in entries))
         return sum(done)
 
     async def _renew(self, entry: DueEntry, now: datetime) -> bool:
         try:
-            hold, etag = await self._holds.get(entry.ref)
+            hold, etag = await self.store.get(entry.ref)
             if hold is None:
-                await self._holds.timeline.remove(entry)
+                await self.store.timeline.remove(entry)
                 return False
             if hold.claimed_until is not None and hold.claimed_until > now:
                 return False  # another worker has it; its lease entry brings it back if it dies
             due = next_due(hold, now)
             if due is None or due > now:
                 if due is not None:
-                    await self._holds.timeline.add(due, "hold", hold.user_id)
-                await self._holds.timeline.remove(entry)
+                    await self.store.timeline.add(due, "hold", hold.user_id)
+                await self.store.timeline.remove(entry)
                 return False
             claim_etag = await self._claim(hold, etag, now)
             outcome, done, error = await self._apply(hold, plan(hold, now), now)
@@ -223,7 +223,7 @@ class HoldService:
             if error is not None:
                 await self._audit.append(now, TIMER_CALLER, hold.user, hold.user_id, "renew", error.code)
             await self._release(outcome, claim_etag, now)
-            await self._holds.timeline.remove(entry)
+            await self.store.timeline.remove(entry)
             return True
         except Conflict:
             return False  # somebody else acted on it first; the row stays due for whoever is next
@@ -247,7 +247,7 @@ class HoldService:
         next tick repairs it) and Graph's error is the answer."""
         for _ in range(_BUSY_RETRIES):
             now = self._clock.now()
-            current, etag = await self._holds.get(user_id)
+            current, etag = await self.store.get(user_id)
             current = current or Hold(user_id, user)
             if current.claimed_until is not None and current.claimed_until > now:
                 await asyncio.sleep(0.2)
@@ -297,7 +297,7 @@ class HoldService:
         """A change that is one Graph call of its own (the status message), under the same claim."""
         for _ in range(_BUSY_RETRIES):
             now = self._clock.now()
-            current, etag = await self._holds.get(user_id)
+            current, etag = await self.store.get(user_id)
             current = replace(current or Hold(user_id, user), user=user)
             if current.claimed_until is not None and current.claimed_until > now:
                 await asyncio.sleep(0.2)
@@ -325,7 +325,7 @@ class HoldService:
     async def _claim(self, hold: Hold, etag: str | None, now: datetime) -> str:
         """Mark the row as ours for CLAIM_LEASE (ETag compare-and-swap) before any Graph call, and index it
         as due when the lease ends, so a worker that dies mid-way is taken over, not forgotten."""
-        claimed = await self._holds.save(
+        claimed = await self.store.save(
             replace(hold, claimed_until=now + CLAIM_LEASE), etag, now + CLAIM_LEASE
         )
         assert claimed is not None
@@ -335,9 +335,9 @@ class HoldService:
         """Save the outcome and end the claim; the lease's due entry is no longer needed."""
         final = replace(tidy(hold, now), claimed_until=None)
         due = next_due(final, now)
-        await self._holds.save(final, claim_etag, due)
+        await self.store.save(final, claim_etag, due)
         if due != now + CLAIM_LEASE:
-            await self._holds.timeline.remove_at(now + CLAIM_LEASE, "hold", hold.user_id)
+            await self.store.timeline.remove_at(now + CLAIM_LEASE, "hold", hold.user_id)
 
     async def _apply(
         self, hold: Hold, actions: list[Action], now: datetime
