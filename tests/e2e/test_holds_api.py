@@ -364,3 +364,20 @@ async def test_holds_are_stored_and_indexed_by_when_they_are_due(api, clock, row
     due = [r["RowKey"] for r in await rows("Timeline")]
     assert due == [f"20261123T093000Z|hold|{ALICE_ID}"]
     assert timedelta(minutes=90) == hold["SessionUntil"] - hold["SessionUpdatedAt"]
+
+
+async def test_wrong_content_type_and_oversized_bodies_are_refused_before_graph(api, graph, clock):
+    reply = await api.put(
+        f"{ALICE}/presence/status-message", data=b'{"message": "hi"}', headers={"content-type": "text/plain"}
+    )
+    assert (reply.status, reply.body["code"]) == (415, "unsupportedMediaType")
+    big = b'{"message": "' + b"x" * (64 * 1024) + b'"}'
+    reply = await api.put(
+        f"{ALICE}/presence/status-message", data=big, headers={"content-type": "application/json"}
+    )
+    assert (reply.status, reply.body["code"]) == (413, "bodyTooLarge")
+    reply = await api.put(
+        f"{ALICE}/presence/session", data=b"[1, 2", headers={"content-type": "application/json"}
+    )
+    assert (reply.status, reply.body["code"]) == (400, "invalidJson")
+    assert await graph.journal() == []
