@@ -4,15 +4,19 @@ service's types and turns every Graph failure into a ServiceError, in one place 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
 from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (  # noqa: E501
@@ -49,6 +53,13 @@ T = TypeVar("T")
 
 # Graph: getPresencesByUserId takes at most 650 ids per request.
 PRESENCE_BATCH_LIMIT = 650
+# Graph: a JSON batch ($batch) holds at most 20 requests.
+USER_BATCH_LIMIT = 20
+# Inner requests Graph answered 429/503/504 go again in a new batch, at most this many more times.
+BATCH_RETRY_ROUNDS = 3
+# A longer Retry-After than this (seconds) is passed on to the caller rather than waited out inside a query.
+BATCH_RETRY_WAIT_LIMIT = 30
+_TRANSIENT_STATUSES = frozenset({429, 503, 504})
 # Any well-formed id Graph does not know: getPresencesByUserId answers it with an empty list.
 _PROBE_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -88,6 +99,91 @@ class PresenceGateway:
                 return None
             raise
         return user.id.lower() if user and user.id else None
+
+    async def user_ids_for(self, upns: Sequence[str]) -> dict[str, str | ServiceError]:
+        """The object id of each UPN/e-mail, or its error (`userNotFound` when the directory has no such
+        user), looked up with `$batch` calls of 20 sent side by side within GRAPH_CONCURRENCY.
+
+        Inner requests Graph throttled or found unavailable go again in a new batch after the longest
+        Retry-After among them (Graph's guidance for batches), at most BATCH_RETRY_ROUNDS times; then they
+        keep their 429/503 as a per-user error. A `$batch` call Graph refused whole, after the SDK's own
+        retries, gives its error to each of its users."""
+        answer: dict[str, str | ServiceError] = {}
+        pending = list(dict.fromkeys(upns))
+        for round_number in range(BATCH_RETRY_ROUNDS + 1):
+            chunks = [pending[i : i + USER_BATCH_LIMIT] for i in range(0, len(pending), USER_BATCH_LIMIT)]
+            results = await asyncio.gather(
+                *(self._user_batch(chunk) for chunk in chunks), return_exceptions=True
+            )
+            again: dict[str, float | None] = {}
+            for chunk, result in zip(chunks, results, strict=True):
+                if isinstance(result, ServiceError):
+                    answer.update(dict.fromkeys(chunk, result))
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    outcomes, retryable = result
+                    answer.update(outcomes)
+                    again.update(retryable)
+            pending = list(again)
+            if not pending or round_number == BATCH_RETRY_ROUNDS:
+                break
+            wait = _batch_retry_wait(again.values(), round_number)
+            if wait > BATCH_RETRY_WAIT_LIMIT:
+                break
+            log.info("%d user lookups throttled or unavailable; again in %.0f s", len(pending), wait)
+            await asyncio.sleep(wait)
+        failed = sum(1 for a in answer.values() if isinstance(a, ServiceError) and a.code != "userNotFound")
+        if failed:
+            log.warning("%d of %d user lookups failed (per-user errors)", failed, len(answer))
+        return answer
+
+    async def _user_batch(
+        self, upns: Sequence[str]
+    ) -> tuple[dict[str, str | ServiceError], dict[str, float | None]]:
+        """One `$batch` of `GET /users/{upn}`: each UPN's id or error, and the UPNs worth another try
+        (429/503/504) with Graph's Retry-After in seconds, when it gave one."""
+        requests = [
+            {"id": str(number), "method": "GET", "url": _user_lookup_url(upn)}
+            for number, upn in enumerate(upns)
+        ]
+        body = await self._call(lambda: self._post_batch(requests), READ_USERS)
+        responses = body.get("responses") if isinstance(body, dict) else None
+        # Graph: responses may come in any order; their `id` says which request each one answers.
+        by_id = {str(r.get("id")): r for r in responses or [] if isinstance(r, dict)}
+        outcomes: dict[str, str | ServiceError] = {}
+        retryable: dict[str, float | None] = {}
+        for number, upn in enumerate(upns):
+            response = by_id.get(str(number))
+            if response is None:
+                outcomes[upn] = ServiceError(
+                    502, "graphError", "Microsoft Graph's batch answer left out this user's lookup."
+                )
+                continue
+            status = response.get("status")
+            content = response.get("body")
+            if status == 200 and isinstance(content, dict) and content.get("id"):
+                outcomes[upn] = str(content["id"]).lower()
+                continue
+            outcomes[upn] = _inner_error(response, upn)
+            if status in _TRANSIENT_STATUSES:
+                retryable[upn] = _seconds(_lower_keys(response.get("headers")).get("retry-after"))
+        return outcomes, retryable
+
+    async def _post_batch(self, requests: list[dict[str, str]]) -> Any:
+        """POST /$batch through the SDK's request adapter: its token, its base URL and its retry of the
+        envelope (429/503/504), with Graph's errors raised as ODataError like any other call.
+        msgraph-core's BatchRequestContent is not used: in msgraph-core 1.5.2 it imports `deprecated`, a
+        package it does not declare (not installed here), and writes each request's `depends_on`, a key
+        Graph does not know (Graph's is `dependsOn`)."""
+        info = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+        info.headers.try_add("Accept", "application/json")
+        info.set_stream_content(json.dumps({"requests": requests}).encode(), "application/json")
+        raw = await self._client.request_adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            raise ServiceError(502, "graphError", "Microsoft Graph's batch answer was not JSON.") from None
 
     async def presence(self, user_id: str) -> GraphPresence:
         result = await self._call(
@@ -217,8 +313,36 @@ def _graph_error(exc: APIError, permission: str) -> ServiceError:
         request_id = exc.error.inner_error.request_id if exc.error.inner_error else None
     request_id = headers.get("request-id") or request_id or "unknown"
     log.warning("Graph answered %s %s (request-id %s)", status, graph_code, request_id)
+    return _answer_error(status, headers, graph_code, request_id, permission, _target_of(message))
+
+
+def _inner_error(response: Mapping[str, Any], upn: str) -> ServiceError:
+    """One failed request inside a `$batch` answer, mapped as a call of its own would be (not logged one
+    by one: a query may hold thousands of unknown users)."""
+    status = response.get("status")
+    headers = _lower_keys(response.get("headers"))
+    content = response.get("body")
+    error = content.get("error") if isinstance(content, dict) else None
+    error = error if isinstance(error, dict) else {}
+    inner = error.get("innerError") if isinstance(error.get("innerError"), dict) else {}
+    request_id = headers.get("request-id") or inner.get("request-id") or "unknown"
+    return _answer_error(
+        status if isinstance(status, int) else 0, headers, error.get("code"), request_id, READ_USERS, upn
+    )
+
+
+def _answer_error(
+    status: int,
+    headers: Mapping[str, str],
+    graph_code: str | None,
+    request_id: str,
+    permission: str,
+    target: str,
+) -> ServiceError:
+    """Graph's status as the service's error (api.md, Errors): the one mapping for single calls, batch
+    envelopes and the requests inside a batch. `target` names the user of a 404."""
     if status == 404:
-        return user_not_found(_target_of(message))
+        return user_not_found(target)
     if status == 429:
         return ServiceError(
             429,
@@ -253,9 +377,33 @@ def _graph_error(exc: APIError, permission: str) -> ServiceError:
     )
 
 
-def _retry_after(headers: dict[str, str], default: str) -> str:
+def _retry_after(headers: Mapping[str, str], default: str) -> str:
     value = headers.get("retry-after", "")
     return value if value.isdigit() else default
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    return float(retry_after) if retry_after and retry_after.isdigit() else None
+
+
+def _lower_keys(headers: object) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+
+
+def _batch_retry_wait(retry_afters: Iterable[float | None], round_number: int) -> float:
+    """How long to wait before sending a batch's throttled requests again. Graph: retry them in a new batch
+    after the longest Retry-After among them; where Graph gave none, back off exponentially (1, 2, 4 s)."""
+    given = list(retry_afters)
+    backoff = [2.0**round_number] if any(s is None for s in given) else []
+    return max([s for s in given if s is not None] + backoff)
+
+
+def _user_lookup_url(upn: str) -> str:
+    """The relative URL of one user lookup inside a batch. Graph (user-get): a guest's UPN holds #EXT#, and
+    '#' must travel as %23; '@' may stay as it is, as in Graph's own example. The other reserved characters a
+    UPN may hold (' + ! ^) are percent-encoded too. (A UPN starting with '$' would need the /users('$x@y')
+    form, but parse_user admits no '$'.)"""
+    return f"/users/{quote(upn, safe='@')}?$select=id,userPrincipalName"
 
 
 def _target_of(message: str | None) -> str:
