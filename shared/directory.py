@@ -1,9 +1,9 @@
 """Turning what callers write (object ids or UPNs) into object ids: the cache in Table storage first, Graph
-for the rest. A UPN Graph does not know is `userNotFound`; misses are not cached (the user may be created)."""
+for the rest (one UPN with a direct GET, more in `$batch` calls of 20). A UPN Graph does not know is
+`userNotFound`; misses are not cached (the user may be created)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -36,29 +36,47 @@ class UserDirectory:
         upns = sorted({r.normalized for r in refs if not r.is_id})
         if upns:
             cached = await self._cached(upns)
-            misses = [upn for upn in upns if upn not in cached]
-            looked_up = await asyncio.gather(*(self._lookup(upn) for upn in misses))
             resolved.update(cached)
-            resolved.update(zip(misses, looked_up, strict=True))
+            resolved.update(await self._looked_up([upn for upn in upns if upn not in cached]))
         return resolved
+
+    @property
+    def _caching(self) -> bool:
+        return self._ttl > timedelta(0)  # USER_CACHE_HOURS=0 turns the cache off: no reads, no writes
 
     async def _cached(self, upns: list[str]) -> dict[str, str]:
         # The cache saves Graph calls; when storage is down we still answer, from Graph alone.
+        if not self._caching:
+            return {}
         try:
             return await self._cache.get_many(upns, self._clock.now())
         except ServiceError as error:
             log.warning("user cache unavailable (%s); resolving from Graph", error.code)
             return {}
 
-    async def _lookup(self, upn: str) -> str | ServiceError:
+    async def _looked_up(self, upns: list[str]) -> dict[str, str | ServiceError]:
+        """From Graph, then cached. One UPN is one direct GET (as many calls as a batch of one, and the SDK's
+        own retries apply to it); more go in `$batch` calls of 20."""
+        if not upns:
+            return {}
+        if len(upns) == 1:
+            found = {upns[0]: await self._look_up_one(upns[0])}
+        else:
+            found = await self._gateway.user_ids_for(upns)
+        await self._remember({upn: user_id for upn, user_id in found.items() if isinstance(user_id, str)})
+        return found
+
+    async def _look_up_one(self, upn: str) -> str | ServiceError:
         try:
             user_id = await self._gateway.user_id_for(upn)
         except ServiceError as error:
             return error
-        if user_id is None:
-            return user_not_found(upn)
+        return user_id if user_id is not None else user_not_found(upn)
+
+    async def _remember(self, user_ids: dict[str, str]) -> None:
+        if not user_ids or not self._caching:
+            return
         try:
-            await self._cache.put(upn, user_id, self._clock.now(), self._ttl)
+            await self._cache.put_many(user_ids, self._clock.now(), self._ttl)
         except ServiceError as error:
             log.warning("user cache not written (%s)", error.code)
-        return user_id
