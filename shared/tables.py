@@ -11,7 +11,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.config import Settings
@@ -78,8 +83,8 @@ async def guarded(call: Callable[[], Awaitable[T]]) -> T:
     """Run a storage call; an outage or refusal is the service's 503, never a 500."""
     try:
         return await call()
-    except ResourceNotFoundError:
-        raise
+    except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
+        raise  # answers about the data (absent, present, changed), for the caller to handle
     except AzureError as exc:
         log.warning("Table storage failed: %s", type(exc).__name__)
         raise storage_unavailable(type(exc).__name__) from None
