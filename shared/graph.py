@@ -46,6 +46,8 @@ from shared.timezones import resolve_zone
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K")
+R = TypeVar("R")
 
 # Graph: getPresencesByUserId takes at most 650 ids per request.
 PRESENCE_BATCH_LIMIT = 650
@@ -107,16 +109,10 @@ class PresenceGateway:
         answer: dict[str, str | ServiceError] = {}
         pending = list(dict.fromkeys(upns))
         for round_number in range(BATCH_RETRY_ROUNDS + 1):
-            chunks = [pending[i : i + USER_BATCH_LIMIT] for i in range(0, len(pending), USER_BATCH_LIMIT)]
-            results = await asyncio.gather(
-                *(self._user_batch(chunk) for chunk in chunks), return_exceptions=True
-            )
             again: dict[str, float | None] = {}
-            for chunk, result in zip(chunks, results, strict=True):
+            for chunk, result in await _in_chunks(pending, USER_BATCH_LIMIT, self._user_batch):
                 if isinstance(result, ServiceError):
                     answer.update(dict.fromkeys(chunk, result))
-                elif isinstance(result, BaseException):
-                    raise result
                 else:
                     outcomes, retryable = result
                     answer.update(outcomes)
@@ -199,16 +195,10 @@ class PresenceGateway:
         """Every requested id with its presence or its error, in chunks of 650 with bounded concurrency.
         An id Graph does not know is `userNotFound`; a chunk Graph refused carries Graph's error."""
         ids = [i.lower() for i in user_ids]
-        chunks = [ids[i : i + PRESENCE_BATCH_LIMIT] for i in range(0, len(ids), PRESENCE_BATCH_LIMIT)]
-        results = await asyncio.gather(
-            *(self._presence_chunk(chunk) for chunk in chunks), return_exceptions=True
-        )
         answer: dict[str, GraphPresence | ServiceError] = {}
-        for chunk, result in zip(chunks, results, strict=True):
+        for chunk, result in await _in_chunks(ids, PRESENCE_BATCH_LIMIT, self._presence_chunk):
             if isinstance(result, ServiceError):
                 answer.update(dict.fromkeys(chunk, result))
-            elif isinstance(result, BaseException):
-                raise result
             else:
                 found = {p.user_id: p for p in result}
                 answer.update({i: found.get(i) or user_not_found(i) for i in chunk})
@@ -305,6 +295,18 @@ class PresenceGateway:
                     "Microsoft Graph could not be reached.",
                     headers={"Retry-After": "10"},
                 ) from None
+
+
+async def _in_chunks(
+    items: Sequence[K], size: int, call: Callable[[list[K]], Awaitable[R]]
+) -> list[tuple[list[K], R | ServiceError]]:
+    """`call` on each chunk of `items`, concurrently; a chunk Graph refused comes back as its error."""
+    chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
+    results = await asyncio.gather(*(call(chunk) for chunk in chunks), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, ServiceError):
+            raise result
+    return list(zip(chunks, results, strict=True))  # type: ignore[arg-type]
 
 
 def _graph_error(exc: APIError, permission: str) -> ServiceError:

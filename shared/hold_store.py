@@ -124,7 +124,14 @@ class HoldStore:
             rows = table.query_entities(
                 "MessageUpdatedAt ge @epoch",
                 parameters={"epoch": datetime(1970, 1, 1, tzinfo=UTC)},
-                select=["UserId", "Message", "MessageUntil", "MessageOwner", "MessageUpdatedAt"],
+                select=[
+                    "UserId",
+                    "Message",
+                    "MessageUntil",
+                    "MessageOwner",
+                    "MessageUpdatedAt",
+                    "MessageInGraph",
+                ],
             )
             found: dict[str, MessageHold] = {}
             async for row in rows:
@@ -240,7 +247,12 @@ def hold_to_entity(hold: Hold) -> dict[str, Any]:
         }
     if hold.message:
         m = hold.message
-        entity |= {"Message": m.message, "MessageOwner": m.owner, "MessageUpdatedAt": m.updated_at}
+        entity |= {
+            "Message": m.message,
+            "MessageOwner": m.owner,
+            "MessageUpdatedAt": m.updated_at,
+            "MessageInGraph": m.in_graph,
+        }
         if m.until is not None:
             entity["MessageUntil"] = m.until
         if m.replaced is not None:
@@ -268,7 +280,12 @@ def _utc(value: Any) -> datetime:
 def _message(e: dict[str, Any]) -> MessageHold:
     until = _utc(e["MessageUntil"]) if e.get("MessageUntil") else None
     return MessageHold(
-        e["Message"], until, e["MessageOwner"], _utc(e["MessageUpdatedAt"]), e.get("MessageReplaced")
+        e["Message"],
+        until,
+        e["MessageOwner"],
+        _utc(e["MessageUpdatedAt"]),
+        e.get("MessageReplaced"),
+        bool(e.get("MessageInGraph", True)),
     )
 
 

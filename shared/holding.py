@@ -18,6 +18,7 @@ from shared.hold_store import AuditLog, Conflict, DueEntry, HoldStore
 from shared.holds import (
     CLAIM_LEASE,
     Action,
+    ClearMessage,
     ClearPreferred,
     ClearSession,
     Failure,
@@ -25,6 +26,7 @@ from shared.holds import (
     MessageHold,
     PreferredHold,
     SessionHold,
+    SetMessage,
     SetPreferred,
     SetSession,
     applied,
@@ -42,7 +44,7 @@ from shared.models import (
     StatusMessage,
     StatusMessageRequest,
 )
-from shared.presence_rules import check_message, check_pair, hold_end, parse_until
+from shared.presence_rules import check_message, check_pair, hold_end
 from shared.users import parse_user
 
 log = logging.getLogger(__name__)
@@ -142,9 +144,9 @@ class HoldService:
         ref = parse_user(user)
         message = check_message(body.message)
         now = self._clock.now()
-        until = parse_until(body.until, body.time_zone) if body.until else None
-        if until is not None:
-            hold_end(
+        until = None
+        if body.until is not None:
+            until = hold_end(
                 now,
                 duration_minutes=None,
                 until=body.until,
@@ -152,25 +154,25 @@ class HoldService:
                 max_days=self._max_days,
             )
         user_id = await self._directory.resolve(ref)
-        part = MessageHold(message, until, "api", now)
-
-        async def call(h: Hold) -> tuple[Hold, str]:
-            request_id = await self._gateway.set_status_message(user_id, message, until)
-            return replace(h, message=part), request_id
-
-        hold = await self._with_claim(caller, user_id, ref.given, "statusMessage.set", call)
+        part = MessageHold(message, until, "api", now, in_graph=False)
+        hold = await self._change(
+            caller, user_id, ref.given, "statusMessage.set", lambda h: replace(h, message=part)
+        )
         assert hold.message is not None
         return message_view(hold, hold.message)
 
     async def clear_message(self, caller: str, user: str) -> None:
         ref = parse_user(user)
         user_id = await self._directory.resolve(ref)
-
-        async def call(h: Hold) -> tuple[Hold, str]:
-            request_id = await self._gateway.set_status_message(user_id, "", None)  # Graph: empty clears
-            return replace(h, message=None), request_id
-
-        await self._with_claim(caller, user_id, ref.given, "statusMessage.clear", call)
+        # Graph has no clear call: an empty message clears whatever is shown, ours or the user's.
+        await self._change(
+            caller,
+            user_id,
+            ref.given,
+            "statusMessage.clear",
+            lambda h: replace(h, message=None),
+            force=[ClearMessage()],
+        )
 
     async def holds(self, user: str) -> Holds:
         ref = parse_user(user)
@@ -286,42 +288,6 @@ class HoldService:
             headers={"Retry-After": "1"},
         )
 
-    async def _with_claim(
-        self,
-        caller: str,
-        user_id: str,
-        user: str,
-        operation: str,
-        call: Callable[[Hold], Awaitable[tuple[Hold, str]]],
-    ) -> Hold:
-        """A change that is one Graph call of its own (the status message), under the same claim."""
-        for _ in range(_BUSY_RETRIES):
-            now = self._clock.now()
-            current, etag = await self.store.get(user_id)
-            current = replace(current or Hold(user_id, user), user=user)
-            if current.claimed_until is not None and current.claimed_until > now:
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                claim_etag = await self._claim(current, etag, now)
-            except Conflict:
-                continue
-            try:
-                changed, request_id = await call(current)
-            except ServiceError as error:
-                await self._release(current, claim_etag, now)
-                await self._audit.append(now, caller, user, user_id, operation, error.code)
-                raise
-            await self._release(changed, claim_etag, now)
-            await self._audit.append(now, caller, user, user_id, operation, "ok", request_id)
-            return changed
-        raise ServiceError(
-            503,
-            "holdBusy",
-            "The user's presence is being changed right now; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
-
     async def _claim(self, hold: Hold, etag: str | None, now: datetime) -> str:
         """Mark the row as ours for CLAIM_LEASE (ETag compare-and-swap) before any Graph call, and index it
         as due when the lease ends, so a worker that dies mid-way is taken over, not forgotten."""
@@ -370,6 +336,12 @@ class HoldService:
                 return await self._gateway.set_preferred(user_id, availability, activity, expiration)
             case ClearPreferred():
                 return await self._gateway.clear_preferred(user_id)
+            case SetMessage(message, until):
+                return await self._gateway.set_status_message(user_id, message, until)
+            case ClearMessage():
+                return await self._gateway.set_status_message(
+                    user_id, "", None
+                )  # Graph: empty content clears
 
 
 def _operation(action: Action) -> str:

@@ -51,6 +51,7 @@ class MessageHold:
     owner: str
     updated_at: datetime
     replaced: str | None = None  # the message shown before ours, for a schedule's restorePrevious
+    in_graph: bool = True  # False until setStatusMessage succeeded
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,18 @@ class ClearPreferred:
     pass
 
 
-Action = SetSession | ClearSession | SetPreferred | ClearPreferred
+@dataclass(frozen=True)
+class SetMessage:
+    message: str
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class ClearMessage:
+    pass
+
+
+Action = SetSession | ClearSession | SetPreferred | ClearPreferred | SetMessage | ClearMessage
 
 
 def desired_session(hold: Hold, now: datetime) -> tuple[str, str, datetime] | None:
@@ -159,6 +171,9 @@ def plan(hold: Hold, now: datetime) -> list[Action]:
     before a preferred presence (which shows Offline without one) and cleared after it."""
     first: list[Action] = []
     last: list[Action] = []
+    message = hold.message
+    if message is not None and not message.in_graph and (message.until is None or message.until > now):
+        first.append(SetMessage(message.message, message.until))
     want, have = desired_session(hold, now), hold.graph_session
     if want is not None:
         availability, activity, until = want
@@ -196,6 +211,11 @@ def applied(hold: Hold, action: Action, now: datetime) -> Hold:
             return replace(hold, preferred=replace(hold.preferred, graph_expires_at=now + expiration))
         case ClearPreferred():
             return replace(hold, preferred=None)
+        case SetMessage():
+            assert hold.message is not None
+            return replace(hold, message=replace(hold.message, in_graph=True))
+        case ClearMessage():
+            return replace(hold, message=None)
 
 
 def tidy(hold: Hold, now: datetime) -> Hold:

@@ -123,7 +123,15 @@ TIME_ZONE = Field(
 )
 
 
-class SessionRequest(ApiModel):
+class HoldWindow(ApiModel):
+    """How long a hold lasts: durationMinutes or until (+ timeZone); neither means 60 minutes."""
+
+    duration_minutes: int | None = DURATION
+    until: str | None = UNTIL
+    time_zone: str | None = TIME_ZONE
+
+
+class SessionRequest(HoldWindow):
     availability: str = Field(
         max_length=32, **summary("Availability", "Available, Busy, Away or DoNotDisturb.")
     )
@@ -135,12 +143,9 @@ class SessionRequest(ApiModel):
             "DoNotDisturb/Presenting.",
         ),
     )
-    duration_minutes: int | None = DURATION
-    until: str | None = UNTIL
-    time_zone: str | None = TIME_ZONE
 
 
-class PreferredRequest(ApiModel):
+class PreferredRequest(HoldWindow):
     availability: str = Field(
         max_length=32,
         **summary("Availability", "Available, Busy, DoNotDisturb, BeRightBack, Away or Offline."),
@@ -153,9 +158,6 @@ class PreferredRequest(ApiModel):
             "BeRightBack/BeRightBack, Away/Away, Offline/OffWork.",
         ),
     )
-    duration_minutes: int | None = DURATION
-    until: str | None = UNTIL
-    time_zone: str | None = TIME_ZONE
     keep_session_alive: bool = Field(
         True,
         **summary(
