@@ -175,3 +175,15 @@ def test_a_failure_backs_off():
 def test_clears_are_idempotent_in_the_model(action):
     hold = Hold(USER, "alice")
     assert applied(applied(hold, action, T0), action, T0) == applied(hold, action, T0)
+
+
+def test_a_requested_status_message_is_set_once_then_left_to_graphs_expiry():
+    from shared.holds import MessageHold, SetMessage
+
+    until = T0 + timedelta(hours=2)
+    hold = Hold(USER, "alice", message=MessageHold("Lunch", until, "api", T0, in_graph=False))
+    assert plan(hold, T0) == [SetMessage("Lunch", until)]
+    hold = applied(hold, SetMessage("Lunch", until), T0)
+    assert plan(hold, T0 + timedelta(minutes=1)) == []
+    assert next_due(hold, T0) == until
+    assert tidy(hold, until).message is None  # Graph expires it itself: no call at the end
