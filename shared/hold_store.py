@@ -9,7 +9,7 @@ import contextlib
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -43,7 +43,12 @@ def _shard(ref: str) -> str:
 
 
 def due_keys(due: datetime, kind: str, ref: str) -> tuple[str, str]:
-    return _shard(ref), f"{due.astimezone(UTC).strftime(_STAMP)}|{kind}|{encode_key(ref)}"
+    # Keys hold whole seconds, rounded up: an entry is never read before its moment has come (a tick
+    # reads every key up to the second it runs in).
+    second = due.astimezone(UTC).replace(microsecond=0)
+    if second < due:
+        second += timedelta(seconds=1)
+    return _shard(ref), f"{second.strftime(_STAMP)}|{kind}|{encode_key(ref)}"
 
 
 class Timeline:
@@ -86,9 +91,23 @@ class Timeline:
                 entries.append(DueEntry(due, row["Kind"], row["Ref"], f"due{shard}", row["RowKey"]))
         return sorted(entries, key=lambda e: e.due)[:limit]
 
-    async def remove_at(self, due: datetime, kind: str, ref: str) -> None:
+    @staticmethod
+    def entry(due: datetime, kind: str, ref: str) -> DueEntry:
         pk, rk = due_keys(due, kind, ref)
-        await self.remove(DueEntry(due, kind, ref, pk, rk))
+        return DueEntry(due, kind, ref, pk, rk)
+
+    async def move(
+        self, old: DueEntry, due: datetime | None, kind: str, ref: str, *, written: bool = False
+    ) -> None:
+        """Index `ref` at `due` (None: nowhere) instead of at `old`. The new entry is written first (unless
+        `written` says the caller did), so a crash in between leaves two entries, never none."""
+        if due is not None:
+            new = self.entry(due, kind, ref)
+            if (new.partition, new.row) == (old.partition, old.row):
+                return
+            if not written:
+                await self.add(due, kind, ref)
+        await self.remove(old)
 
     async def remove(self, entry: DueEntry) -> None:
         table = await self._store.table(self.SUFFIX)
@@ -310,13 +329,7 @@ def hold_from_entity(e: dict[str, Any]) -> Hold:
             _utc(e["PreferredGraphExpiresAt"]),
         )
     if "Message" in e:
-        message = MessageHold(
-            e["Message"],
-            _utc(e["MessageUntil"]) if "MessageUntil" in e else None,
-            e["MessageOwner"],
-            _utc(e["MessageUpdatedAt"]),
-            e.get("MessageReplaced"),
-        )
+        message = _message(e)
     if "GraphAvailability" in e:
         graph = GraphSession(
             e["GraphAvailability"], e["GraphActivity"], _utc(e["GraphSetAt"]), _utc(e["GraphExpiresAt"])

@@ -24,18 +24,23 @@ from shared.holds import (
     Failure,
     Hold,
     MessageHold,
+    Part,
     PreferredHold,
     SessionHold,
     SetMessage,
     SetPreferred,
     SetSession,
     applied,
+    changes,
+    give_up,
     next_due,
     plan,
     tidy,
+    undo_change,
 )
 from shared.models import (
     Holds,
+    HoldWindow,
     LastError,
     Preferred,
     PreferredRequest,
@@ -45,12 +50,13 @@ from shared.models import (
     StatusMessageRequest,
 )
 from shared.presence_rules import check_message, check_pair, hold_end
+from shared.timezones import resolve_zone
 from shared.users import parse_user
 
 log = logging.getLogger(__name__)
 
 TIMER_CALLER = "timer:renew_sessions"
-_BUSY_RETRIES = 5
+_CAS_ATTEMPTS = 3
 
 
 class HoldService:
@@ -62,7 +68,10 @@ class HoldService:
         directory: UserDirectory,
         clock: Clock,
         session_id: Callable[[], Awaitable[str]],
+        *,
         max_hold_days: int,
+        max_attempts: int,
+        concurrency: int,
     ) -> None:
         self.store = holds
         self._audit = audit
@@ -71,6 +80,8 @@ class HoldService:
         self._clock = clock
         self._session_id = session_id
         self._max_days = max_hold_days
+        self._max_attempts = max_attempts
+        self._concurrency = concurrency
 
     # --- the routes --------------------------------------------------------------------------------------
 
@@ -78,14 +89,7 @@ class HoldService:
         ref = parse_user(user)
         check_pair("session", body.availability, body.activity)
         now = self._clock.now()
-        until = hold_end(
-            now,
-            duration_minutes=body.duration_minutes,
-            until=body.until,
-            time_zone=body.time_zone,
-            max_days=self._max_days,
-        )
-        assert until is not None
+        until = self._hold_end(now, body)
         user_id = await self._directory.resolve(ref)
         part = SessionHold(body.availability, body.activity, until, "api", now)
         hold = await self._change(
@@ -97,26 +101,14 @@ class HoldService:
         ref = parse_user(user)
         user_id = await self._directory.resolve(ref)
         await self._change(
-            caller,
-            user_id,
-            ref.given,
-            "session.clear",
-            lambda h: replace(h, session=None),
-            force=[ClearSession()],
+            caller, user_id, ref.given, "session.clear", lambda h: replace(h, session=None), release="session"
         )
 
     async def hold_preferred(self, caller: str, user: str, body: PreferredRequest) -> Preferred:
         ref = parse_user(user)
         check_pair("preferred", body.availability, body.activity)
         now = self._clock.now()
-        until = hold_end(
-            now,
-            duration_minutes=body.duration_minutes,
-            until=body.until,
-            time_zone=body.time_zone,
-            max_days=self._max_days,
-        )
-        assert until is not None
+        until = self._hold_end(now, body)
         user_id = await self._directory.resolve(ref)
         # graph_expires_at=now: not in Graph yet, so the plan sets it now.
         part = PreferredHold(
@@ -135,15 +127,17 @@ class HoldService:
         now = self._clock.now()
 
         def end(h: Hold) -> Hold:
-            # Ending it now makes the plan clear it (and the session kept alive for it).
+            # Ending it now makes the plan clear it, and the session kept alive for it.
             return replace(h, preferred=replace(h.preferred, until=now)) if h.preferred else h
 
-        await self._change(caller, user_id, ref.given, "preferred.clear", end, force=[ClearPreferred()])
+        await self._change(caller, user_id, ref.given, "preferred.clear", end, release="preferred")
 
     async def set_message(self, caller: str, user: str, body: StatusMessageRequest) -> StatusMessage:
         ref = parse_user(user)
         message = check_message(body.message)
         now = self._clock.now()
+        if body.time_zone is not None:
+            resolve_zone(body.time_zone)
         until = None
         if body.until is not None:
             until = hold_end(
@@ -171,7 +165,7 @@ class HoldService:
             ref.given,
             "statusMessage.clear",
             lambda h: replace(h, message=None),
-            force=[ClearMessage()],
+            release="message",
         )
 
     async def holds(self, user: str) -> Holds:
@@ -193,14 +187,31 @@ class HoldService:
     async def messages(self, user_ids: list[str]) -> dict[str, MessageHold]:
         return await self.store.messages(user_ids)
 
+    def _hold_end(self, now: datetime, body: HoldWindow) -> datetime:
+        until = hold_end(
+            now,
+            duration_minutes=body.duration_minutes,
+            until=body.until,
+            time_zone=body.time_zone,
+            max_days=self._max_days,
+        )
+        assert until is not None  # a session or preferred hold always ends (60 minutes by default)
+        return until
+
     # --- the timer ---------------------------------------------------------------------------------------
 
     async def renew_due(self, limit: int = 1000) -> int:
-        """One tick of `renew_sessions`: act on every hold that is due. Returns how many were acted on."""
+        """One tick of `renew_sessions`: act on every hold that is due, GRAPH_CONCURRENCY at a time (a hold
+        is claimed only when its turn comes). Returns how many were acted on."""
         now = self._clock.now()
         entries = [e for e in await self.store.timeline.due(now, limit) if e.kind == "hold"]
-        done = await asyncio.gather(*(self._renew(entry, now) for entry in entries))
-        return sum(done)
+        turns = asyncio.Semaphore(self._concurrency)
+
+        async def in_turn(entry: DueEntry) -> bool:
+            async with turns:
+                return await self._renew(entry, now)
+
+        return sum(await asyncio.gather(*(in_turn(entry) for entry in entries)))
 
     async def _renew(self, entry: DueEntry, now: datetime) -> bool:
         try:
@@ -209,26 +220,33 @@ class HoldService:
                 await self.store.timeline.remove(entry)
                 return False
             if hold.claimed_until is not None and hold.claimed_until > now:
-                return False  # another worker has it; its lease entry brings it back if it dies
+                return False  # another worker has it; its lease entry brings it back if that worker dies
             due = next_due(hold, now)
-            if due is None or due > now:
-                if due is not None:
-                    await self.store.timeline.add(due, "hold", hold.user_id)
-                await self.store.timeline.remove(entry)
+            if due is None or due > now:  # a stale entry: the hold is indexed at its real due time
+                await self.store.timeline.move(entry, due, "hold", hold.user_id)
                 return False
             claim_etag = await self._claim(hold, etag, now)
-            outcome, done, error = await self._apply(hold, plan(hold, now), now)
+            outcome, done, failures = await self._apply(hold, plan(hold, now), now, stop_at_failure=False)
             for action, request_id in done:
                 await self._audit.append(
-                    now, TIMER_CALLER, hold.user, hold.user_id, _operation(action), "ok", request_id
+                    now, TIMER_CALLER, hold.user, hold.user_id, action.operation, "ok", request_id
                 )
-            if error is not None:
-                await self._audit.append(now, TIMER_CALLER, hold.user, hold.user_id, "renew", error.code)
-            await self._release(outcome, claim_etag, now)
-            await self.store.timeline.remove(entry)
+            for action, error in failures:
+                await self._audit.append(
+                    now, TIMER_CALLER, hold.user, hold.user_id, action.operation, error.code
+                )
+            if failures and give_up(outcome, failures[0][1].code, now, self._max_attempts):
+                log.warning(
+                    "a hold was given up after %d attempts (%s)", outcome.attempts, failures[0][1].code
+                )
+                await self._audit.append(
+                    now, TIMER_CALLER, hold.user, hold.user_id, "hold.giveUp", failures[0][1].code
+                )
+                outcome = Hold(hold.user_id, hold.user)
+            await self._release(outcome, claim_etag, now, entry)
             return True
         except Conflict:
-            return False  # somebody else acted on it first; the row stays due for whoever is next
+            return False  # somebody else acted on it first; the entry stays due for whoever is next
         except ServiceError as error:  # storage trouble: this hold waits for the next tick, others go on
             log.warning("renewal of a hold skipped: %s", error.code)
             return False
@@ -242,50 +260,43 @@ class HoldService:
         user: str,
         operation: str,
         change: Callable[[Hold], Hold],
-        force: list[Action] | None = None,
+        release: Part | None = None,
     ) -> Hold:
-        """Apply a caller's change: the new intent is claimed, Graph brought in line, the outcome saved.
-        If Graph refuses, the caller's change is undone (what Graph did meanwhile stays recorded, so the
-        next tick repairs it) and Graph's error is the answer."""
-        for _ in range(_BUSY_RETRIES):
+        """Apply a caller's change: the new intent is claimed (so a crash is finished by the timer), the
+        Graph calls the change needs are made, the outcome saved. If Graph refuses, the caller's intent is
+        dropped, what Graph did meanwhile is kept, and Graph's error is the answer."""
+        for _ in range(_CAS_ATTEMPTS):  # compare-and-swap: on an ETag conflict, read again and redo
             now = self._clock.now()
             current, etag = await self.store.get(user_id)
             current = current or Hold(user_id, user)
             if current.claimed_until is not None and current.claimed_until > now:
-                await asyncio.sleep(0.2)
-                continue
+                raise ServiceError(
+                    409,
+                    "holdBusy",
+                    "The user's presence is being changed right now; retry shortly.",
+                    headers={"Retry-After": "2"},
+                )
             wanted = replace(change(current), user=user)
-            actions = plan(wanted, now)
-            for extra in force or []:
-                if not any(isinstance(a, type(extra)) for a in actions):
-                    actions.append(extra)
+            actions = changes(current, wanted, now, release=release)
             try:
                 claim_etag = await self._claim(wanted, etag, now)
             except Conflict:
                 continue
-            outcome, done, error = await self._apply(wanted, actions, now)
-            request_id = done[-1][1] if done else None
-            if error is not None:
-                # Undo the caller's change; what Graph did meanwhile stays recorded, so a tick repairs it.
-                undone = replace(
-                    outcome,
-                    session=current.session,
-                    preferred=current.preferred,
-                    message=current.message,
-                    attempts=current.attempts,
-                    last_error=current.last_error,
-                )
-                await self._release(undone, claim_etag, now)
-                await self._audit.append(now, caller, user, user_id, operation, error.code, request_id)
+            outcome, done, failures = await self._apply(wanted, actions, now, stop_at_failure=True)
+            request_ids = " ".join(r for _, r in done if r)
+            if failures:
+                error = failures[0][1]
+                await self._release(undo_change(current, outcome, [a for a, _ in done]), claim_etag, now)
+                await self._audit.append(now, caller, user, user_id, operation, error.code, request_ids)
                 raise error
             await self._release(outcome, claim_etag, now)
-            await self._audit.append(now, caller, user, user_id, operation, "ok", request_id)
+            await self._audit.append(now, caller, user, user_id, operation, "ok", request_ids)
             return outcome
         raise ServiceError(
-            503,
+            409,
             "holdBusy",
             "The user's presence is being changed right now; retry shortly.",
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": "2"},
         )
 
     async def _claim(self, hold: Hold, etag: str | None, now: datetime) -> str:
@@ -297,32 +308,52 @@ class HoldService:
         assert claimed is not None
         return claimed
 
-    async def _release(self, hold: Hold, claim_etag: str, now: datetime) -> None:
-        """Save the outcome and end the claim; the lease's due entry is no longer needed."""
+    async def _release(
+        self, hold: Hold, claim_etag: str, now: datetime, entry: DueEntry | None = None
+    ) -> None:
+        """Save the outcome, end the claim, and index the hold at its next due time instead of the lease's
+        (and instead of the entry this tick acted on)."""
         final = replace(tidy(hold, now), claimed_until=None)
         due = next_due(final, now)
-        await self.store.save(final, claim_etag, due)
-        if due != now + CLAIM_LEASE:
-            await self.store.timeline.remove_at(now + CLAIM_LEASE, "hold", hold.user_id)
+        try:
+            await self.store.save(final, claim_etag, due)
+        except Conflict:
+            # Our lease ran out and another worker took over from the claimed intent: its record wins.
+            log.warning("a hold's lease ran out before its outcome was saved")
+            return
+        lease = self.store.timeline.entry(now + CLAIM_LEASE, "hold", hold.user_id)
+        for old in (lease, entry):
+            if old is not None:
+                await self.store.timeline.move(old, due, "hold", hold.user_id, written=True)
 
     async def _apply(
-        self, hold: Hold, actions: list[Action], now: datetime
-    ) -> tuple[Hold, list[tuple[Action, str | None]], ServiceError | None]:
-        """Run the actions in order, stopping at the first failure, which is recorded on the hold.
-        Returns the hold as Graph now has it, the actions done with Graph's request ids, and the failure."""
+        self, hold: Hold, actions: list[Action], now: datetime, *, stop_at_failure: bool
+    ) -> tuple[Hold, list[tuple[Action, str | None]], list[tuple[Action, ServiceError]]]:
+        """Run the actions in order. A caller's change stops at the first failure (an error answer means
+        the rest was not done); the timer goes on with the others (a failing renewal must not keep a
+        preferred presence from ending). Failures are recorded on the hold. Returns the hold as Graph now
+        has it, the actions done with Graph's request ids, and the failures."""
         done: list[tuple[Action, str | None]] = []
+        failures: list[tuple[Action, ServiceError]] = []
         for action in actions:
             try:
                 session_id = await self._session_id() if isinstance(action, SetSession | ClearSession) else ""
                 request_id = await self._call(hold.user_id, session_id, action)
             except ServiceError as error:
-                failed = replace(
-                    hold, attempts=hold.attempts + 1, last_error=Failure(error.code, error.detail, now)
-                )
-                return failed, done, error
+                failures.append((action, error))
+                if stop_at_failure:
+                    break
+                continue
             hold = applied(hold, action, now)
             done.append((action, request_id))
-        return replace(hold, attempts=0, last_error=None), done, None
+        if failures:
+            error = failures[0][1]
+            return (
+                replace(hold, attempts=hold.attempts + 1, last_error=Failure(error.code, error.detail, now)),
+                done,
+                failures,
+            )
+        return replace(hold, attempts=0, last_error=None), done, failures
 
     async def _call(self, user_id: str, session_id: str, action: Action) -> str | None:
         match action:
@@ -344,26 +375,17 @@ class HoldService:
                 )  # Graph: empty content clears
 
 
-def _operation(action: Action) -> str:
-    return {
-        SetSession: "session.set",
-        ClearSession: "session.clear",
-        SetPreferred: "preferred.set",
-        ClearPreferred: "preferred.clear",
-    }[type(action)]
-
-
 def session_view(hold: Hold) -> Session:
     assert hold.session is not None
     s, g = hold.session, hold.graph_session
-    graph_expires = g.expires_at if g else s.updated_at
+    graph_expires = g.expires_at if g else None
     return Session(
         user=hold.user,
         user_id=hold.user_id,
         availability=s.availability,
         activity=s.activity,
         until=s.until,
-        renews_until=s.until if graph_expires < s.until else None,
+        renews_until=s.until if graph_expires is None or graph_expires < s.until else None,
         graph_expires_at=graph_expires,
         updated_at=s.updated_at,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import ClassVar, Literal
 
 from shared.presence_rules import PREFERRED_MAX, SESSION_MAX, SESSION_MIN
 
@@ -19,8 +20,9 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 # The session that keeps a preferred presence visible: Away never fades, so it needs the fewest renewals,
 # and it ranks lowest, so it never hides the user's own Teams clients once the preferred presence is gone.
 KEEP_ALIVE_PAIR = ("Away", "Away")
-# A worker that claimed a hold and died is presumed gone after this long.
-CLAIM_LEASE = timedelta(minutes=2)
+# A worker that claimed a hold is presumed dead after this long: the Functions host's functionTimeout
+# (host.json), which no invocation outlives, even one waiting out Graph's Retry-After.
+CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BACKOFF_MAX = timedelta(minutes=15)
 
 
@@ -102,11 +104,12 @@ class SetSession:
     availability: str
     activity: str
     expiration: timedelta
+    operation: ClassVar[str] = "session.set"  # the audit trail's name for it
 
 
 @dataclass(frozen=True)
 class ClearSession:
-    pass
+    operation: ClassVar[str] = "session.clear"
 
 
 @dataclass(frozen=True)
@@ -114,22 +117,24 @@ class SetPreferred:
     availability: str
     activity: str
     expiration: timedelta
+    operation: ClassVar[str] = "preferred.set"
 
 
 @dataclass(frozen=True)
 class ClearPreferred:
-    pass
+    operation: ClassVar[str] = "preferred.clear"
 
 
 @dataclass(frozen=True)
 class SetMessage:
     message: str
     until: datetime | None
+    operation: ClassVar[str] = "statusMessage.set"
 
 
 @dataclass(frozen=True)
 class ClearMessage:
-    pass
+    operation: ClassVar[str] = "statusMessage.clear"
 
 
 Action = SetSession | ClearSession | SetPreferred | ClearPreferred | SetMessage | ClearMessage
@@ -259,3 +264,56 @@ def next_due(hold: Hold, now: datetime) -> datetime | None:
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4, 8 ... minutes after a failed attempt, at most 15."""
     return min(RETRY_BACKOFF_MAX, timedelta(minutes=2 ** max(0, attempts - 1)))
+
+
+# --- callers' changes --------------------------------------------------------------------------------------
+
+
+Part = Literal["session", "preferred", "message"]
+_PART_OF: dict[type, Part] = {
+    SetPreferred: "preferred",
+    ClearPreferred: "preferred",
+    SetMessage: "message",
+    ClearMessage: "message",
+}
+
+
+def changes(current: Hold, wanted: Hold, now: datetime, *, release: Part | None = None) -> list[Action]:
+    """The Graph calls a caller's change needs: what `wanted` plans beyond what `current` already did
+    (renewals that happen to be due are the timer's). `release`: the caller asked to clear that part,
+    so clear it in Graph even if our records do not show it there (the user may have set it, or a record
+    was lost), but never the session a preferred presence still keeps alive."""
+    due_anyway = plan(current, now)
+    actions = [a for a in plan(wanted, now) if a not in due_anyway]
+    if release == "session" and desired_session(wanted, now) is None and ClearSession() not in actions:
+        actions.append(ClearSession())
+    if release == "preferred" and ClearPreferred() not in actions:
+        actions.insert(0, ClearPreferred())
+    if release == "message":
+        actions.insert(0, ClearMessage())
+    return actions
+
+
+def undo_change(current: Hold, outcome: Hold, done: list[Action]) -> Hold:
+    """After Graph refused part of a caller's change: the caller's intent is dropped, but what Graph did
+    meanwhile is kept, so records and Graph agree and the next tick can repair the rest."""
+    touched = {_PART_OF[type(a)] for a in done if type(a) in _PART_OF}
+    return replace(
+        outcome,
+        session=current.session,
+        preferred=outcome.preferred if "preferred" in touched else current.preferred,
+        message=outcome.message if "message" in touched else current.message,
+        attempts=current.attempts,
+        last_error=current.last_error,
+    )
+
+
+def give_up(hold: Hold, error_code: str, now: datetime, max_attempts: int) -> bool:
+    """Stop trying: the user is gone from the directory, or MAX_ATTEMPTS failed and nothing the hold
+    promised is still running (only clean-up was left)."""
+    if error_code == "userNotFound":
+        return True
+    if hold.attempts < max_attempts:
+        return False
+    promised = [p.until for p in (hold.session, hold.preferred) if p is not None]
+    return all(until <= now for until in promised)

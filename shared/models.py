@@ -188,7 +188,7 @@ class Session(ApiModel):
         None,
         **summary("Renews until", "Set when the hold outlasts Graph's own limit: the service renews it."),
     )
-    graph_expires_at: UtcDateTime = Field(
+    graph_expires_at: UtcDateTime | None = Field(
         **summary("Graph expires at", "When Graph's current session would lapse.")
     )
     updated_at: UtcDateTime = Field(**summary("Updated at"))

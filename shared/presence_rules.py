@@ -40,6 +40,8 @@ SESSION_MAX = timedelta(hours=4)
 PREFERRED_MAX = timedelta(days=7)
 DEFAULT_HOLD = timedelta(minutes=60)
 MESSAGE_MAX_CHARS = 280
+# Bidirectional overrides and isolates can make a message read differently from what it says.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_pair(kind: Literal["session", "preferred"], availability: str, activity: str) -> None:
@@ -111,6 +113,6 @@ def check_message(message: str) -> str:
         raise invalid_field("invalidMessage", "message", "The message is empty; DELETE clears it.")
     if len(message) > MESSAGE_MAX_CHARS:
         raise invalid_field("invalidMessage", "message", f"At most {MESSAGE_MAX_CHARS} characters.")
-    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in message):
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} or ch in _BIDI_CONTROLS for ch in message):
         raise invalid_field("invalidMessage", "message", "Control characters are not allowed.")
     return message

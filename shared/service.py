@@ -67,7 +67,9 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         directory,
         clock,
         session_id_source(config, credential),
-        config.max_hold_days,
+        max_hold_days=config.max_hold_days,
+        max_attempts=config.max_attempts,
+        concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
     return Services(config, clock, tables, gateway, directory, presence, holding)
