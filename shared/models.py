@@ -224,3 +224,83 @@ class Holds(ApiModel):
         None, **summary("Last error", "The last Graph failure while renewing.")
     )
     attempts: int = Field(0, **summary("Attempts", "Failed attempts since the last success."))
+
+
+# --- schedules -------------------------------------------------------------------------------------------
+
+
+class PresencePair(ApiModel):
+    availability: str = Field(max_length=32, **summary("Availability"))
+    activity: str = Field(max_length=32, **summary("Activity"))
+
+
+ScheduleTime = Annotated[
+    str,
+    Field(
+        max_length=64,
+        **summary(
+            "Time", "ISO 8601 with an offset, or without one plus timeZone (e.g. 2026-11-23T09:00:00)."
+        ),
+    ),
+]
+
+
+class ScheduleFields(ApiModel):
+    """What a schedule does and when; every field optional, for PATCH."""
+
+    user: str | None = Field(None, max_length=256, **summary("User", "Object id or UPN."))
+    start: ScheduleTime | None = None
+    end: ScheduleTime | None = None
+    time_zone: str | None = TIME_ZONE
+    recurrence: str | None = Field(
+        None,
+        max_length=512,
+        **summary("Recurrence", "RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=10 (needs timeZone)."),
+    )
+    status_message: str | None = Field(
+        None, max_length=1000, **summary("Status message", "1-280 characters.")
+    )
+    presence: PresencePair | None = Field(None, **summary("Presence", "A session presence to hold."))
+    preferred_presence: PresencePair | None = Field(None, **summary("Preferred presence"))
+    restore_previous: bool | None = Field(
+        None,
+        **summary("Restore previous", "At the end, put back the message shown at the start (default true)."),
+    )
+
+
+class ScheduleInput(ScheduleFields):
+    user: str = Field(max_length=256, **summary("User", "Object id or UPN."))
+    start: ScheduleTime
+    end: ScheduleTime
+
+
+ScheduleStatus = Literal["scheduled", "active", "completed", "cancelled", "failed"]
+
+
+class Schedule(ApiModel):
+    id: str = Field(**summary("Schedule id"))
+    user: str = Field(**summary("User"))
+    user_id: str = Field(**summary("User id"))
+    start: str = Field(**summary("Start", "As given."))
+    end: str = Field(**summary("End", "As given."))
+    time_zone: str | None = Field(None, **summary("Time zone"))
+    recurrence: str | None = Field(None, **summary("Recurrence"))
+    status_message: str | None = Field(None, **summary("Status message"))
+    presence: PresencePair | None = Field(None, **summary("Presence"))
+    preferred_presence: PresencePair | None = Field(None, **summary("Preferred presence"))
+    restore_previous: bool = Field(**summary("Restore previous"))
+    status: ScheduleStatus = Field(**summary("Status", "scheduled, active, completed, cancelled or failed."))
+    next_start: UtcDateTime | None = Field(None, **summary("Next start", "When the next occurrence starts."))
+    next_end: UtcDateTime | None = Field(
+        None, **summary("Next end", "When the current or next occurrence ends.")
+    )
+    created_at: UtcDateTime = Field(**summary("Created at"))
+    created_by: str = Field(**summary("Created by"))
+    updated_at: UtcDateTime = Field(**summary("Updated at"))
+    last_error: LastError | None = Field(None, **summary("Last error"))
+    attempts: int = Field(0, **summary("Attempts"))
+
+
+class ScheduleList(ApiModel):
+    value: list[Schedule] = Field(**summary("Schedules"))
+    next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))

@@ -55,6 +55,18 @@ def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
         }
         for p in op.path_params
     ]
+    params += [
+        {
+            "name": p.name,
+            "in": where,
+            "required": False,
+            "type": "string",
+            "x-ms-summary": p.summary,
+            "description": p.description,
+        }
+        for where, group in (("query", op.query_params), ("header", op.header_params))
+        for p in group
+    ]
     if op.body is not None:
         params.append(
             {

@@ -15,6 +15,10 @@ from shared.models import (
     Presence,
     PresenceQuery,
     PresenceQueryResult,
+    Schedule,
+    ScheduleFields,
+    ScheduleInput,
+    ScheduleList,
     Session,
     SessionRequest,
     StatusMessage,
@@ -43,6 +47,8 @@ class Operation:
     max_body: int = 64 * 1024
     anonymous: bool = False
     path_params: tuple[Param, ...] = field(default_factory=tuple)
+    query_params: tuple[Param, ...] = field(default_factory=tuple)
+    header_params: tuple[Param, ...] = field(default_factory=tuple)
 
 
 USER = Param("user", "User", "The user's Entra object id (GUID) or UPN/e-mail.")
@@ -152,6 +158,69 @@ GET_HOLDS = Operation(
     Holds,
     path_params=(USER,),
 )
+SCHEDULE_ID = Param("id", "Schedule id", "The schedule's id, as returned when it was created.")
+CREATE_SCHEDULE = Operation(
+    "CreateSchedule",
+    "POST",
+    "schedules",
+    "Schedule a status message or presence",
+    "Starts and ends a status message, a presence and/or a preferred presence at the given times, once or "
+    "recurring (an RFC 5545 RRULE in timeZone, so 09:00 stays 09:00 across daylight saving). With an "
+    "Idempotency-Key, a retried request returns the schedule it already created.",
+    "Schedules",
+    Schedule,
+    status=201,
+    body=ScheduleInput,
+    header_params=(Param("Idempotency-Key", "Idempotency key", "Any unique string; kept 24 hours."),),
+)
+LIST_SCHEDULES = Operation(
+    "ListSchedules",
+    "GET",
+    "schedules",
+    "List schedules",
+    "Schedules, optionally of one user and in one status, a page at a time (follow nextLink).",
+    "Schedules",
+    ScheduleList,
+    query_params=(
+        Param("user", "User", "Only this user's schedules (object id or UPN)."),
+        Param("status", "Status", "scheduled, active, completed, cancelled or failed."),
+        Param("top", "Page size", "1 to 200 (default 50)."),
+    ),
+)
+GET_SCHEDULE = Operation(
+    "GetSchedule",
+    "GET",
+    "schedules/{id}",
+    "Get a schedule",
+    "The schedule with its status and next occurrence; the ETag header is for If-Match on update.",
+    "Schedules",
+    Schedule,
+    path_params=(SCHEDULE_ID,),
+)
+UPDATE_SCHEDULE = Operation(
+    "UpdateSchedule",
+    "PATCH",
+    "schedules/{id}",
+    "Change a schedule",
+    "Changes any field of a schedule that is not running (409 while active). With If-Match, only if it "
+    "did not change since it was read (412 otherwise).",
+    "Schedules",
+    Schedule,
+    body=ScheduleFields,
+    path_params=(SCHEDULE_ID,),
+    header_params=(Param("If-Match", "If match", "The ETag from GetSchedule."),),
+)
+CANCEL_SCHEDULE = Operation(
+    "CancelSchedule",
+    "DELETE",
+    "schedules/{id}",
+    "Cancel a schedule",
+    "Cancels the schedule; a running occurrence is reverted first.",
+    "Schedules",
+    None,
+    status=204,
+    path_params=(SCHEDULE_ID,),
+)
 HEALTH = Operation(
     "GetHealth",
     "GET",
@@ -183,6 +252,11 @@ CATALOG: tuple[Operation, ...] = (
     SET_MESSAGE,
     CLEAR_MESSAGE,
     GET_HOLDS,
+    CREATE_SCHEDULE,
+    LIST_SCHEDULES,
+    GET_SCHEDULE,
+    UPDATE_SCHEDULE,
+    CANCEL_SCHEDULE,
     HEALTH,
     OPENAPI,
 )

@@ -21,6 +21,8 @@ from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.presence import PresenceReader
+from shared.schedule_store import IdempotencyStore, ScheduleStore
+from shared.scheduling import ScheduleService
 from shared.tables import TableStore, UserCache
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Services:
     directory: UserDirectory
     presence: PresenceReader
     holding: HoldService
+    schedules: ScheduleService
 
     async def health(self) -> dict[str, bool]:
         """Whether storage and Graph answer, each within 10 s, checked at the same time."""
@@ -59,10 +62,12 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     gateway = PresenceGateway(client, config.graph_concurrency)
     tables = TableStore(config)
     directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
-    holds = HoldStore(tables, Timeline(tables))
+    timeline = Timeline(tables)
+    holds = HoldStore(tables, timeline)
+    audit = AuditLog(tables)
     holding = HoldService(
         holds,
-        AuditLog(tables),
+        audit,
         gateway,
         directory,
         clock,
@@ -72,7 +77,10 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
-    return Services(config, clock, tables, gateway, directory, presence, holding)
+    schedules = ScheduleService(
+        ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock
+    )
+    return Services(config, clock, tables, gateway, directory, presence, holding, schedules)
 
 
 def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Callable[[], Awaitable[str]]:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from azure.data.tables.aio import TableClient, TableServiceClient
+from multidict import CIMultiDict
 
 from localdev.graph import EmulatorControl
 from localdev.stack import Stack
@@ -31,7 +32,7 @@ def stack() -> Iterator[Stack]:
 @dataclass
 class Reply:
     status: int
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # header names are case-insensitive, as in HTTP
     body: Any
 
     @property
@@ -53,7 +54,7 @@ class Api:
         async with self._session.request(method, self.base + path, headers=headers, **kwargs) as response:
             raw = await response.read()
             body = json.loads(raw) if raw and "json" in response.headers.get("Content-Type", "") else raw
-            return Reply(response.status, dict(response.headers), body)
+            return Reply(response.status, CIMultiDict(response.headers), body)
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
         return await self.call("GET", path, **kwargs)

@@ -1,0 +1,293 @@
+"""Schedules through the API: create (idempotent), read, list, change (If-Match) and cancel. Applying
+them over time is the `apply_schedules` timer's job; this module only records them and indexes each at
+the moment it next needs the timer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.clock import Clock
+from shared.directory import UserDirectory
+from shared.errors import ServiceError, invalid_field
+from shared.hold_store import AuditLog, Conflict, Timeline
+from shared.http import validation_problem
+from shared.models import LastError, PresencePair, Schedule, ScheduleFields, ScheduleInput
+from shared.presence_rules import check_message, check_pair
+from shared.recurrence import Series, next_start_end, parse_series
+from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
+from shared.users import parse_user
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_SCHEDULE_ID = re.compile(r"[0-9a-f]{32}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+
+
+def schedule_not_found(schedule_id: str) -> ServiceError:
+    return ServiceError(404, "scheduleNotFound", f"No schedule '{schedule_id[:40]}' exists.")
+
+
+def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
+    """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field."""
+    parse_user(fields.user)
+    if fields.status_message is None and fields.presence is None and fields.preferred_presence is None:
+        raise invalid_field(
+            "invalidSchedule",
+            "statusMessage",
+            "Give at least one of statusMessage, presence, preferredPresence.",
+        )
+    if fields.status_message is not None:
+        check_message(fields.status_message)
+    if fields.presence is not None:
+        check_pair("session", fields.presence.availability, fields.presence.activity)
+    if fields.preferred_presence is not None:
+        check_pair("preferred", fields.preferred_presence.availability, fields.preferred_presence.activity)
+    return parse_series(fields.start, fields.end, fields.time_zone, fields.recurrence, now)
+
+
+def body_hash(fields: ScheduleInput) -> str:
+    canonical = json.dumps(
+        fields.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        store: ScheduleStore,
+        idempotency: IdempotencyStore,
+        timeline: Timeline,
+        directory: UserDirectory,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self._idempotency = idempotency
+        self._timeline = timeline
+        self._directory = directory
+        self._audit = audit
+        self._clock = clock
+
+    async def create(self, caller: str, fields: ScheduleInput, key: str | None) -> Schedule:
+        """201's body. With an Idempotency-Key the same body gets the same schedule (for 24 hours), a
+        different body a 409; a request that crashed half-way is completed by its retry."""
+        now = self._clock.now()
+        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise invalid_field(
+                "invalidIdempotencyKey", "Idempotency-Key", "1-128 printable ASCII characters."
+            )
+        series = check_schedule(fields, now)
+        user_id = await self._directory.resolve(parse_user(fields.user))
+        schedule_id = uuid.uuid4().hex
+        if key is not None:
+            schedule_id = await self._idempotent_id(key, body_hash(fields), schedule_id, now)
+            existing, _ = await self.store.get(schedule_id)
+            if existing is not None:
+                return self.view(existing, now)
+        record = _record(schedule_id, fields, user_id, caller, now)
+        try:
+            await self.store.create(record)
+        except Conflict:  # the same key, racing: the other request made it
+            existing, _ = await self.store.get(schedule_id)
+            assert existing is not None
+            return self.view(existing, now)
+        await self._index(record, series, now)
+        await self._audit.append(
+            now, caller, record.user, user_id, "schedule.create", "ok", schedule_id=schedule_id
+        )
+        return self.view(record, now)
+
+    async def _idempotent_id(self, key: str, digest: str, fresh_id: str, now: datetime) -> str:
+        for _ in range(2):
+            found, etag = await self._idempotency.get(key)
+            if found is not None and now - found.created_at < IDEMPOTENCY_TTL:
+                if found.body_hash != digest:
+                    raise ServiceError(
+                        409, "idempotencyKeyReused", "This Idempotency-Key was used with a different body."
+                    )
+                return found.schedule_id
+            try:
+                await self._idempotency.claim(key, IdempotentCreate(fresh_id, digest, now), etag)
+            except Conflict:
+                continue  # another request with the same key claimed it first: use theirs
+            return fresh_id
+        raise ServiceError(
+            409,
+            "idempotencyKeyBusy",
+            "A request with this Idempotency-Key is in progress.",
+            headers={"Retry-After": "1"},
+        )
+
+    async def get(self, schedule_id: str) -> tuple[Schedule, str]:
+        record, etag = await self._load(schedule_id)
+        return self.view(record, self._clock.now()), etag
+
+    async def list(
+        self, user: str | None, status: str | None, top: int, after: str | None
+    ) -> tuple[list[Schedule], str | None]:
+        user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
+        if status is not None and status not in {"scheduled", "active", "completed", "cancelled", "failed"}:
+            raise invalid_field(
+                "invalidRequest", "status", "scheduled, active, completed, cancelled or failed."
+            )
+        if after is not None and not _SCHEDULE_ID.fullmatch(after):
+            raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
+        records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
+        now = self._clock.now()
+        return [self.view(r, now) for r in records], last
+
+    async def update(
+        self, caller: str, schedule_id: str, patch: ScheduleFields, if_match: str | None
+    ) -> tuple[Schedule, str]:
+        record, etag = await self._load(schedule_id)
+        if if_match is not None and if_match not in {etag, "*"}:
+            raise ServiceError(
+                412, "preconditionFailed", "The schedule changed since you read it (If-Match)."
+            )
+        if record.status == "active":
+            raise ServiceError(
+                409, "scheduleActive", "An active schedule cannot be changed; cancel it instead."
+            )
+        if record.status in {"cancelled", "completed"}:
+            raise ServiceError(409, "scheduleFinished", f"A {record.status} schedule cannot be changed.")
+        now = self._clock.now()
+        merged = {**_input_of(record), **patch.model_dump(by_alias=False, include=patch.model_fields_set)}
+        try:
+            fields = ScheduleInput.model_validate(merged)
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+        series = check_schedule(fields, now)
+        user_id = record.user_id
+        if "user" in patch.model_fields_set:
+            user_id = await self._directory.resolve(parse_user(fields.user))
+        updated = replace(
+            _record(record.id, fields, user_id, record.created_by, record.created_at),
+            updated_at=now,
+            status="scheduled",
+            last_done=None,
+        )
+        try:
+            new_etag = await self.store.replace(updated, etag)
+        except Conflict:
+            raise ServiceError(
+                412, "preconditionFailed", "The schedule changed meanwhile; read it again."
+            ) from None
+        if user_id != record.user_id:
+            await self.store.move_index(updated, record.user_id)
+        await self._index(updated, series, now)
+        await self._audit.append(
+            now, caller, updated.user, user_id, "schedule.update", "ok", schedule_id=record.id
+        )
+        return self.view(updated, now), new_etag
+
+    async def cancel(self, caller: str, schedule_id: str) -> None:
+        record, etag = await self._load(schedule_id)
+        if record.status in {"cancelled", "completed", "failed"}:
+            return
+        now = self._clock.now()
+        cancelled = replace(record, status="cancelled", updated_at=now)
+        try:
+            await self.store.replace(cancelled, etag)
+        except Conflict:
+            raise ServiceError(
+                409,
+                "scheduleBusy",
+                "The schedule is changing right now; retry shortly.",
+                headers={"Retry-After": "2"},
+            ) from None
+        if record.status == "active":
+            # What it applied is reverted by the timer, which sees it cancelled at once.
+            await self._timeline.add(now, "schedule", record.id)
+        await self._audit.append(
+            now, caller, record.user, record.user_id, "schedule.cancel", "ok", schedule_id=record.id
+        )
+
+    async def _load(self, schedule_id: str) -> tuple[ScheduleRecord, str]:
+        if not _SCHEDULE_ID.fullmatch(schedule_id):
+            raise schedule_not_found(schedule_id)  # never reaches a table key
+        record, etag = await self.store.get(schedule_id)
+        if record is None or etag is None:
+            raise schedule_not_found(schedule_id)
+        return record, etag
+
+    async def _index(self, record: ScheduleRecord, series: Series, now: datetime) -> None:
+        next_start, _ = next_start_end(series, now)
+        if next_start is not None:
+            await self._timeline.add(max(next_start, now), "schedule", record.id)
+
+    def view(self, record: ScheduleRecord, now: datetime) -> Schedule:
+        next_start = next_end = None
+        if record.status in {"scheduled", "active"}:
+            series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+            next_start, next_end = next_start_end(series, now)
+        error = record.last_error
+        return Schedule(
+            id=record.id,
+            user=record.user,
+            user_id=record.user_id,
+            start=record.start,
+            end=record.end,
+            time_zone=record.time_zone,
+            recurrence=record.recurrence,
+            status_message=record.status_message,
+            presence=_pair(record.presence),
+            preferred_presence=_pair(record.preferred_presence),
+            restore_previous=record.restore_previous,
+            status=record.status,
+            next_start=next_start,
+            next_end=next_end,
+            created_at=record.created_at,
+            created_by=record.created_by,
+            updated_at=record.updated_at,
+            attempts=record.attempts,
+            last_error=LastError(code=error.code, message=error.message, at=error.at) if error else None,
+        )
+
+
+def _pair(pair: tuple[str, str] | None) -> PresencePair | None:
+    return PresencePair(availability=pair[0], activity=pair[1]) if pair else None
+
+
+def _record(schedule_id: str, f: ScheduleInput, user_id: str, caller: str, now: datetime) -> ScheduleRecord:
+    status: Status = "scheduled"
+    return ScheduleRecord(
+        id=schedule_id,
+        user=f.user,
+        user_id=user_id,
+        start=f.start,
+        end=f.end,
+        time_zone=f.time_zone,
+        recurrence=f.recurrence,
+        status_message=f.status_message,
+        presence=(f.presence.availability, f.presence.activity) if f.presence else None,
+        preferred_presence=(f.preferred_presence.availability, f.preferred_presence.activity)
+        if f.preferred_presence
+        else None,
+        restore_previous=True if f.restore_previous is None else f.restore_previous,
+        status=status,
+        created_at=now,
+        created_by=caller,
+        updated_at=now,
+    )
+
+
+def _input_of(r: ScheduleRecord) -> dict[str, Any]:
+    return {
+        "user": r.user,
+        "start": r.start,
+        "end": r.end,
+        "time_zone": r.time_zone,
+        "recurrence": r.recurrence,
+        "status_message": r.status_message,
+        "restore_previous": r.restore_previous,
+        "presence": _pair(r.presence),
+        "preferred_presence": _pair(r.preferred_presence),
+    }
