@@ -19,3 +19,10 @@ async def renew_sessions(timer: func.TimerRequest) -> None:
     """Keep every held session and preferred presence alive until its end, then let it go."""
     acted = await services().holding.renew_due()
     log.info("renew_sessions: %d holds acted on", acted)
+
+
+@bp.timer_trigger(schedule=settings().schedule_tick, arg_name="timer", run_on_startup=False)
+async def apply_schedules(timer: func.TimerRequest) -> None:
+    """Start, end or skip every schedule occurrence that is due (catching up after downtime)."""
+    steps = await services().engine.tick()
+    log.info("apply_schedules: %d steps taken", steps)

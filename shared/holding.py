@@ -253,6 +253,18 @@ class HoldService:
 
     # --- the shell ---------------------------------------------------------------------------------------
 
+    async def apply_schedule(
+        self,
+        caller: str,
+        user_id: str,
+        user: str,
+        operation: str,
+        change: Callable[[Hold], Hold],
+        schedule_id: str,
+    ) -> Hold:
+        """A schedule's start or end, applied like a caller's change (claim, Graph, record, audit)."""
+        return await self._change(caller, user_id, user, operation, change, schedule_id=schedule_id)
+
     async def _change(
         self,
         caller: str,
@@ -261,6 +273,7 @@ class HoldService:
         operation: str,
         change: Callable[[Hold], Hold],
         release: Part | None = None,
+        schedule_id: str | None = None,
     ) -> Hold:
         """Apply a caller's change: the new intent is claimed (so a crash is finished by the timer), the
         Graph calls the change needs are made, the outcome saved. If Graph refuses, the caller's intent is
@@ -287,10 +300,12 @@ class HoldService:
             if failures:
                 error = failures[0][1]
                 await self._release(undo_change(current, outcome, [a for a, _ in done]), claim_etag, now)
-                await self._audit.append(now, caller, user, user_id, operation, error.code, request_ids)
+                await self._audit.append(
+                    now, caller, user, user_id, operation, error.code, request_ids, schedule_id
+                )
                 raise error
             await self._release(outcome, claim_etag, now)
-            await self._audit.append(now, caller, user, user_id, operation, "ok", request_ids)
+            await self._audit.append(now, caller, user, user_id, operation, "ok", request_ids, schedule_id)
             return outcome
         raise ServiceError(
             409,

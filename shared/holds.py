@@ -24,6 +24,8 @@ KEEP_ALIVE_PAIR = ("Away", "Away")
 # (host.json), which no invocation outlives, even one waiting out Graph's Retry-After.
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BACKOFF_MAX = timedelta(minutes=15)
+# The owner of a message put back at a schedule's end: once Graph shows it, it is the user's again.
+RESTORED = "restored"
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,8 @@ def tidy(hold: Hold, now: datetime) -> Hold:
     """Forget what has ended and needs no Graph call: a session hold past its end (its Graph session is
     cleared by `plan`) and a status message past its expiry (Graph expires it itself)."""
     message = hold.message
+    if message is not None and message.owner == RESTORED and message.in_graph:
+        message = None
     return replace(
         hold,
         session=hold.session if hold.session and hold.session.until > now else None,

@@ -413,3 +413,14 @@ def next_start_end(series: Series, now: datetime) -> tuple[datetime | None, date
         following = next(upcoming, None)
         return (following.start if following is not None else None), occurrence.end
     return None, None
+
+
+def next_transition_at(series: Series, last_done: LastDone | None, now: datetime) -> datetime | None:
+    """When `due_transition` will next have something to do (`now` if it has already); None: never."""
+    if last_done is not None and last_done[1] == "start":
+        return max(_occurrence(series, last_done[0]).end, now)
+    first_pending = 0 if last_done is None else last_done[0] + 1
+    for occurrence in occurrences(series):
+        if occurrence.index >= first_pending:
+            return max(occurrence.start, now) if occurrence.end > now else now
+    return None

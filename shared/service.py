@@ -21,6 +21,7 @@ from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.presence import PresenceReader
+from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
 from shared.tables import TableStore, UserCache
@@ -38,6 +39,7 @@ class Services:
     presence: PresenceReader
     holding: HoldService
     schedules: ScheduleService
+    engine: ScheduleEngine
 
     async def health(self) -> dict[str, bool]:
         """Whether storage and Graph answer, each within 10 s, checked at the same time."""
@@ -80,7 +82,17 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     schedules = ScheduleService(
         ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock
     )
-    return Services(config, clock, tables, gateway, directory, presence, holding, schedules)
+    engine = ScheduleEngine(
+        schedules.store,
+        timeline,
+        holding,
+        gateway,
+        audit,
+        clock,
+        max_attempts=config.max_attempts,
+        concurrency=config.graph_concurrency,
+    )
+    return Services(config, clock, tables, gateway, directory, presence, holding, schedules, engine)
 
 
 def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Callable[[], Awaitable[str]]:

@@ -1,0 +1,101 @@
+"""What starting or ending one occurrence of a schedule does to the user's hold: pure, like
+shared/holds.py, whose plan then turns the hold into Graph calls.
+
+Parts a schedule sets carry its occurrence as owner ("<id>#<index>"), so a retried start or end finds
+its own work done, and an end only undoes what that occurrence set and nobody changed since.
+Overlaps: the later start wins while it runs; when it ends, the earlier schedule still running (its
+`successor` here) shows again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.holds import RESTORED, Hold, MessageHold, PreferredHold, SessionHold
+from shared.recurrence import Occurrence
+from shared.schedule_store import ScheduleRecord
+
+
+def owner_of(record: ScheduleRecord, occurrence: Occurrence) -> str:
+    return f"{record.id}#{occurrence.index}"
+
+
+@dataclass(frozen=True)
+class Running:
+    """A schedule occurrence that is running, with what it shows."""
+
+    record: ScheduleRecord
+    occurrence: Occurrence
+
+
+def is_schedule_owner(owner: str) -> bool:
+    return "#" in owner
+
+
+def started(hold: Hold, run: Running, now: datetime, shown_message: str | None) -> Hold:
+    """The hold with this occurrence's parts in place. `shown_message`: what Graph shows now, the
+    message to restore at the end (if it is another schedule's, the one that one replaced)."""
+    record, occurrence = run.record, run.occurrence
+    owner = owner_of(record, occurrence)
+    if record.status_message is not None and (hold.message is None or hold.message.owner != owner):
+        replaced = shown_message
+        if (
+            hold.message is not None
+            and is_schedule_owner(hold.message.owner)
+            and hold.message.message == shown_message
+        ):
+            replaced = hold.message.replaced  # stacked schedules restore what was there before any of them
+        hold = replace(
+            hold,
+            message=MessageHold(
+                record.status_message, occurrence.end, owner, now, replaced=replaced, in_graph=False
+            ),
+        )
+    if record.presence is not None and (hold.session is None or hold.session.owner != owner):
+        hold = replace(hold, session=SessionHold(*record.presence, occurrence.end, owner, now))
+    if record.preferred_presence is not None and (hold.preferred is None or hold.preferred.owner != owner):
+        # graph_expires_at=now: not in Graph yet, so the plan sets it now.
+        preferred = PreferredHold(*record.preferred_presence, occurrence.end, True, owner, now, now)
+        hold = replace(hold, preferred=preferred)
+    return hold
+
+
+def ended(
+    hold: Hold, run: Running, now: datetime, shown_message: str | None, successor: Running | None
+) -> Hold:
+    """The hold after this occurrence ends: its parts go (or the successor's come back); its message is
+    restored only while the message shown is still its own: shown, or gone because its expiry passed."""
+    record, occurrence = run.record, run.occurrence
+    owner = owner_of(record, occurrence)
+    if hold.session is not None and hold.session.owner == owner:
+        hold = replace(hold, session=None)
+    if hold.preferred is not None and hold.preferred.owner == owner:
+        hold = replace(hold, preferred=replace(hold.preferred, until=now))  # the plan clears it
+    message = hold.message
+    if message is not None and message.owner == owner:
+        still_ours = shown_message == message.message or (
+            not shown_message and message.until is not None and message.until <= now
+        )
+        if not still_ours:
+            hold = replace(hold, message=None)  # the user changed it meanwhile: never overwritten
+        elif successor is not None and successor.record.status_message is not None:
+            again = MessageHold(
+                successor.record.status_message,
+                successor.occurrence.end,
+                owner_of(successor.record, successor.occurrence),
+                now,
+                replaced=message.replaced,
+                in_graph=False,
+            )
+            hold = replace(hold, message=again)
+        elif record.restore_previous and message.replaced:
+            hold = replace(hold, message=MessageHold(message.replaced, None, RESTORED, now, in_graph=False))
+        else:
+            hold = replace(hold, message=None)  # Graph's expiry (the occurrence end) removes it
+    if successor is not None:
+        hold = (
+            started(replace(hold, message=hold.message), successor, now, None)
+            if hold.message is None or hold.message.owner != owner
+            else hold
+        )
+    return hold

@@ -1,0 +1,266 @@
+"""The `apply_schedules` timer: for every schedule that is due, start, end or skip its occurrence.
+
+Each step claims the schedule row by ETag (with a lease entry in the due index) before touching Graph,
+applies the occurrence to the user's hold through the holding shell (which claims the hold row too),
+and then records what was done and when to look again. A retried, overlapping or crashed tick finds
+the step claimed, or its work already owned by the occurrence, so nothing is applied twice or lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from shared.clock import Clock
+from shared.errors import ServiceError
+from shared.graph import PresenceGateway
+from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
+from shared.holding import HoldService
+from shared.holds import CLAIM_LEASE, Failure, retry_delay
+from shared.recurrence import (
+    Occurrence,
+    Series,
+    Transition,
+    due_transition,
+    next_transition_at,
+    occurrence_at,
+    occurrences,
+    parse_series,
+    status_at,
+)
+from shared.schedule_effects import Running, ended, started
+from shared.schedule_store import ScheduleRecord, ScheduleStore
+
+log = logging.getLogger(__name__)
+
+TIMER_CALLER = "timer:apply_schedules"
+_CLAIM = "ClaimedUntil"
+_RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not yet undone
+
+
+class ScheduleEngine:
+    def __init__(
+        self,
+        store: ScheduleStore,
+        timeline: Timeline,
+        holding: HoldService,
+        gateway: PresenceGateway,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        max_attempts: int,
+        concurrency: int,
+    ) -> None:
+        self._store = store
+        self._timeline = timeline
+        self._holding = holding
+        self._gateway = gateway
+        self._audit = audit
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._concurrency = concurrency
+
+    async def tick(self, limit: int = 1000) -> int:
+        """One tick: every due schedule takes its due steps (several when catching up). Returns how many
+        steps were taken."""
+        now = self._clock.now()
+        entries = [e for e in await self._timeline.due(now, limit) if e.kind == "schedule"]
+        turns = asyncio.Semaphore(self._concurrency)
+
+        async def in_turn(entry: DueEntry) -> int:
+            async with turns:
+                return await self._catch_up(entry, now)
+
+        return sum(await asyncio.gather(*(in_turn(e) for e in entries)))
+
+    async def _catch_up(self, entry: DueEntry, now: datetime) -> int:
+        steps = 0
+        try:
+            while await self._step(entry, now):  # a schedule may owe an end, a skip and a start at once
+                steps += 1
+                if steps > 10:
+                    break
+        except Conflict:
+            pass  # another worker is on it
+        except ServiceError as error:
+            log.warning("a schedule step was skipped: %s", error.code)
+        return steps
+
+    async def _step(self, entry: DueEntry, now: datetime) -> bool:
+        """One transition of one schedule; True when another may be due right away."""
+        record, etag = await self._store.get(entry.ref)
+        if record is None or etag is None:
+            await self._timeline.remove(entry)
+            return False
+        claimed = record.extra.get(_CLAIM)
+        if claimed is not None and claimed > now:
+            return False
+        series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+        if record.status == "cancelled":
+            return await self._undo_cancelled(record, etag, series, entry, now)
+        if record.status in {"completed", "failed"}:
+            await self._timeline.remove(entry)
+            return False
+        transition = due_transition(series, record.last_done, now)
+        if transition is None:
+            await self._settle(record, etag, series, entry, now)
+            return False
+        etag = await self._claim(record, etag, now)
+        try:
+            await self._carry_out(record, transition, now)
+        except ServiceError as error:
+            await self._failed(record, etag, series, transition, error, entry, now)
+            return False
+        done = _after(record, transition, series, now)
+        await self._store.replace(done, etag)
+        await self._reindex(done, series, entry, now, claimed=True)
+        return True
+
+    async def _carry_out(self, record: ScheduleRecord, transition: Transition, now: datetime) -> None:
+        run = Running(record, transition.occurrence)
+        if transition.kind == "skip":
+            await self._audit.append(
+                now, TIMER_CALLER, record.user, record.user_id, "schedule.skip", "ok", schedule_id=record.id
+            )
+            return
+        shown = await self._shown_message(record)
+        if transition.kind == "start":
+            await self._holding.apply_schedule(
+                TIMER_CALLER,
+                record.user_id,
+                record.user,
+                "schedule.start",
+                lambda hold: started(hold, run, now, shown),
+                record.id,
+            )
+        else:
+            successor = await self._successor(record, now)
+            await self._holding.apply_schedule(
+                TIMER_CALLER,
+                record.user_id,
+                record.user,
+                "schedule.end",
+                lambda hold: ended(hold, run, now, shown, successor),
+                record.id,
+            )
+
+    async def _shown_message(self, record: ScheduleRecord) -> str | None:
+        # Only a schedule with a message needs to know what is shown (to restore it, or to see a change).
+        if record.status_message is None:
+            return None
+        return (await self._gateway.presence(record.user_id)).status_message
+
+    async def _successor(self, record: ScheduleRecord, now: datetime) -> Running | None:
+        """The latest-started other schedule of this user still running: it shows again when this ends."""
+        others, _ = await self._store.list(user_id=record.user_id, status="active", top=200, after=None)
+        running: list[Running] = []
+        for other in others:
+            if other.id == record.id or other.last_done is None or other.last_done[1] != "start":
+                continue
+            series = parse_series(other.start, other.end, other.time_zone, other.recurrence, None)
+            occurrence = occurrence_at(series, now)
+            if occurrence is not None and occurrence.index == other.last_done[0]:
+                running.append(Running(other, occurrence))
+        return max(running, key=lambda r: r.occurrence.start, default=None)
+
+    async def _undo_cancelled(
+        self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
+    ) -> bool:
+        """A cancelled schedule that was running is reverted as if its occurrence had ended now."""
+        index = record.extra.get(_RUNNING)
+        if index is not None:
+            occurrence = _occurrence(series, int(index))
+            etag = await self._claim(record, etag, now)
+            try:
+                await self._carry_out(record, Transition("end", occurrence), now)
+            except ServiceError as error:
+                await self._failed(record, etag, series, Transition("end", occurrence), error, entry, now)
+                return False
+            extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING}}
+            await self._store.replace(replace(record, extra=extra, updated_at=now), etag)
+        await self._timeline.remove(entry)
+        return False
+
+    async def _claim(self, record: ScheduleRecord, etag: str, now: datetime) -> str:
+        await self._timeline.add(now + CLAIM_LEASE, "schedule", record.id)
+        claimed = replace(record, extra={**record.extra, _CLAIM: now + CLAIM_LEASE})
+        return await self._store.replace(claimed, etag)
+
+    async def _failed(
+        self,
+        record: ScheduleRecord,
+        etag: str,
+        series: Series,
+        transition: Transition,
+        error: ServiceError,
+        entry: DueEntry,
+        now: datetime,
+    ) -> None:
+        attempts = record.attempts + 1
+        failed = attempts >= self._max_attempts
+        extra = {k: v for k, v in record.extra.items() if k != _CLAIM}
+        outcome = replace(
+            record,
+            attempts=attempts,
+            last_error=Failure(error.code, error.detail, now),
+            status="failed" if failed else record.status,
+            updated_at=now,
+            extra=extra,
+        )
+        await self._audit.append(
+            now,
+            TIMER_CALLER,
+            record.user,
+            record.user_id,
+            f"schedule.{transition.kind}",
+            error.code,
+            schedule_id=record.id,
+        )
+        await self._store.replace(outcome, etag)
+        retry_at = None if failed else now + retry_delay(attempts)
+        await self._timeline.move(entry, retry_at, "schedule", record.id)
+        await self._drop_lease(record, now, retry_at)
+
+    async def _settle(
+        self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
+    ) -> None:
+        """Nothing due: bring the status up to date and index the next moment."""
+        status = status_at(series, record.last_done, now)
+        if status != record.status:
+            record = replace(record, status=status, updated_at=now)
+            await self._store.replace(record, etag)
+        await self._reindex(record, series, entry, now)
+
+    async def _reindex(
+        self, record: ScheduleRecord, series: Series, entry: DueEntry, now: datetime, *, claimed: bool = False
+    ) -> None:
+        finished = record.status in {"completed", "failed", "cancelled"}
+        due = None if finished else next_transition_at(series, record.last_done, now)
+        await self._timeline.move(entry, due, "schedule", record.id)
+        if claimed:
+            await self._drop_lease(record, now, due)
+
+    async def _drop_lease(self, record: ScheduleRecord, now: datetime, due: datetime | None) -> None:
+        lease = self._timeline.entry(now + CLAIM_LEASE, "schedule", record.id)
+        await self._timeline.move(lease, due, "schedule", record.id, written=True)
+
+
+def _after(record: ScheduleRecord, transition: Transition, series: Series, now: datetime) -> ScheduleRecord:
+    extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING}}
+    if transition.kind == "start":
+        extra[_RUNNING] = transition.occurrence.index
+    last_done = transition.done
+    return replace(
+        record,
+        last_done=last_done,
+        status=status_at(series, last_done, now),
+        attempts=0,
+        last_error=None,
+        updated_at=now,
+        extra=extra,
+    )
+
+
+def _occurrence(series: Series, index: int) -> Occurrence:
+    return next(o for o in occurrences(series) if o.index == index)

@@ -1,0 +1,178 @@
+"""apply_schedules through the local host: occurrences start and end on the moved clocks, restore what
+they replaced, catch up after downtime, stack, cancel; every assertion about Graph is on the journal."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from localdev.graph.demo import ALICE_ID
+
+ALICE = f"/api/users/{ALICE_ID}"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+async def message_shown(api) -> str | None:
+    return (await api.get(f"{ALICE}/presence")).body["statusMessage"]
+
+
+async def messages_sent(graph) -> list[str]:
+    """What the service set (the user's own changes go through /me)."""
+    sent = await graph.journal(path="/setStatusMessage")
+    return [
+        e.body["statusMessage"]["message"]["content"] for e in sent if e.status == 200 and "/users/" in e.path
+    ]
+
+
+async def tick_at(api, clock, when: str) -> None:
+    await clock.set(at(when))
+    await api.run_timer("apply_schedules")
+    await api.run_timer("renew_sessions")
+
+
+def one_off(message: str, start: str, end: str, **more) -> dict:
+    return {"user": ALICE_ID, "start": start, "end": end, "statusMessage": message} | more
+
+
+async def test_a_one_off_shows_its_message_then_restores_the_one_it_replaced(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Working from home")
+    created = (
+        await api.post(
+            "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+        )
+    ).body
+    await tick_at(api, clock, "2026-11-23T08:59:00")
+    assert await messages_sent(graph) == []
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert await message_shown(api) == "Focus time"
+    [start] = [e for e in await graph.journal(path="/setStatusMessage") if "Focus" in str(e.body)]
+    assert start.body["statusMessage"]["expiryDateTime"] == {
+        "dateTime": "2026-11-23T10:00:00",
+        "timeZone": "UTC",
+    }
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "active"
+
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    assert await message_shown(api) == "Working from home"
+    assert await messages_sent(graph) == ["Focus time", "Working from home"]
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"
+
+
+async def test_a_message_the_user_changed_meanwhile_is_never_overwritten(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Working from home")
+    await api.post(
+        "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    await clock.set(at("2026-11-23T09:30:00"))
+    await graph.set_status_message_as_user(ALICE_ID, "Back in the office")
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    assert await message_shown(api) == "Back in the office"
+    assert await messages_sent(graph) == ["Focus time"]
+
+
+async def test_a_presence_is_held_for_the_occurrence_and_let_go_at_its_end(api, graph, clock):
+    body = {
+        "user": ALICE_ID,
+        "start": "2026-11-23T09:00:00Z",
+        "end": "2026-11-23T15:00:00Z",
+        "presence": {"availability": "DoNotDisturb", "activity": "Presenting"},
+    }
+    await api.post("/api/schedules", json=body)
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "DoNotDisturb"
+    await tick_at(api, clock, "2026-11-23T12:55:00")  # renew_sessions takes it past Graph's 4 hours
+    await tick_at(api, clock, "2026-11-23T15:00:00")
+    sets = await graph.journal(path="/setPresence")
+    assert [e.body["expirationDuration"] for e in sets] == ["PT4H", "PT2H5M"]
+    assert len(await graph.journal(path="/clearPresence")) == 1
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "Offline"
+
+
+async def test_after_downtime_a_finished_occurrence_is_skipped_and_a_running_one_started(api, graph, clock):
+    body = one_off(
+        "Standup",
+        "2026-11-23T09:00:00",
+        "2026-11-23T09:15:00",
+        timeZone="UTC",
+        recurrence="FREQ=DAILY;COUNT=3",
+    )
+    created = (await api.post("/api/schedules", json=body)).body
+    # The host was down through the first occurrence and comes back during the second.
+    await tick_at(api, clock, "2026-11-24T09:05:00")
+    assert await messages_sent(graph) == ["Standup"]
+    [sent] = [e for e in await graph.journal(path="/setStatusMessage") if e.path.startswith("/v1.0/users/")]
+    assert sent.body["statusMessage"]["expiryDateTime"]["dateTime"] == "2026-11-24T09:15:00"
+    # Down again through the end of the second and the whole third: it ends, skips, completes.
+    await tick_at(api, clock, "2026-11-26T12:00:00")
+    schedule = (await api.get(f"/api/schedules/{created['id']}")).body
+    assert (schedule["status"], schedule["nextStart"]) == ("completed", None)
+    assert await messages_sent(graph) == ["Standup"]
+
+
+async def test_09_00_stays_09_00_in_berlin_across_daylight_saving(api, graph, clock):
+    body = one_off(
+        "Weekly review",
+        "2027-03-22T09:00:00",
+        "2027-03-22T10:00:00",
+        timeZone="Europe/Berlin",
+        recurrence="FREQ=WEEKLY;BYDAY=MO;COUNT=2",
+    )
+    await clock.set(at("2027-03-20T00:00:00"))
+    await api.post("/api/schedules", json=body)
+    for moment in [
+        "2027-03-22T08:00:00",
+        "2027-03-22T09:00:00",
+        "2027-03-29T07:00:00",
+        "2027-03-29T08:00:00",
+    ]:
+        await tick_at(api, clock, moment)
+    expiries = [
+        e.body["statusMessage"].get("expiryDateTime", {}).get("dateTime")
+        for e in await graph.journal(path="/setStatusMessage")
+    ]
+    assert expiries == ["2027-03-22T09:00:00", "2027-03-29T08:00:00"]  # 10:00 CET, then 10:00 CEST
+
+
+async def test_the_later_start_wins_and_the_earlier_shows_again_when_it_ends(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Hello")
+    await api.post("/api/schedules", json=one_off("Workshop", "2026-11-23T09:00:00Z", "2026-11-23T11:00:00Z"))
+    await api.post(
+        "/api/schedules", json=one_off("Quick call", "2026-11-23T09:30:00Z", "2026-11-23T10:00:00Z")
+    )
+    shown = []
+    for moment in [
+        "2026-11-23T09:00:00",
+        "2026-11-23T09:30:00",
+        "2026-11-23T10:00:00",
+        "2026-11-23T11:00:00",
+    ]:
+        await tick_at(api, clock, moment)
+        shown.append(await message_shown(api))
+    assert shown == ["Workshop", "Quick call", "Workshop", "Hello"]
+
+
+async def test_cancelling_a_running_schedule_reverts_it(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Hello")
+    created = (
+        await api.post(
+            "/api/schedules", json=one_off("Offsite", "2026-11-23T09:00:00Z", "2026-11-23T17:00:00Z")
+        )
+    ).body
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    patch = await api.call("PATCH", f"/api/schedules/{created['id']}", json={"statusMessage": "x"})
+    assert (patch.status, patch.body["code"]) == (409, "scheduleActive")
+    assert (await api.delete(f"/api/schedules/{created['id']}")).status == 204
+    await tick_at(api, clock, "2026-11-23T09:01:00")
+    assert await message_shown(api) == "Hello"
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "cancelled"
+
+
+async def test_overlapping_ticks_apply_a_start_once(api, graph, clock):
+    await api.post("/api/schedules", json=one_off("Focus", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z"))
+    await clock.set(at("2026-11-23T09:00:00"))
+    await asyncio.gather(*(api.run_timer("apply_schedules") for _ in range(4)))
+    assert await messages_sent(graph) == ["Focus"]
