@@ -7,6 +7,7 @@ import logging
 import azure.functions as func
 
 from shared.config import settings
+from shared.retention import purge_history as purge_old_rows
 from shared.service import services
 
 log = logging.getLogger(__name__)
@@ -26,3 +27,12 @@ async def apply_schedules(timer: func.TimerRequest) -> None:
     """Start, end or skip every schedule occurrence that is due (catching up after downtime)."""
     steps = await services().engine.tick()
     log.info("apply_schedules: %d steps taken", steps)
+
+
+@bp.timer_trigger(schedule="0 30 3 * * *", arg_name="timer", run_on_startup=False)
+async def purge_history(timer: func.TimerRequest) -> None:
+    """Daily at 03:30 UTC: drop audit rows, idempotency keys and finished schedules past retention."""
+    purged = await purge_old_rows(
+        services().tables, services().clock.now(), services().settings.retention_days
+    )
+    log.info("purge_history: %s", purged)

@@ -1,0 +1,69 @@
+"""purge_history: what is kept, and for how long. Audit rows and finished schedules for RETENTION_DAYS,
+idempotency keys for 24 hours, cached user ids until they expire. Runs daily; each sweep is one
+filtered scan per table and deletes in transactions of up to 100 rows per partition."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.keys import encode_key
+from shared.scheduling import IDEMPOTENCY_TTL
+from shared.tables import TableStore, guarded
+
+_BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
+
+
+async def purge_history(store: TableStore, now: datetime, retention_days: int) -> dict[str, int]:
+    """Delete what is past its keeping time; returns how many rows each table lost."""
+    cutoff = now - timedelta(days=retention_days)
+    purged = {
+        "Audit": await _purge(
+            store, "Audit", "PartitionKey lt @day", {"day": cutoff.astimezone(UTC).strftime("%Y%m%d")}
+        ),
+        "Idempotency": await _purge(store, "Idempotency", "CreatedAt lt @at", {"at": now - IDEMPOTENCY_TTL}),
+        "UserCache": await _purge(store, "UserCache", "ExpiresAt lt @at", {"at": now}),
+    }
+    finished = await _rows(
+        store,
+        "Schedules",
+        "UpdatedAt lt @at and (Status eq 'completed' or Status eq 'cancelled' or Status eq 'failed')",
+        {"at": cutoff},
+        ["PartitionKey", "RowKey", "UserId"],
+    )
+    await _delete(store, "ScheduleIndex", [(encode_key(r["UserId"]), r["PartitionKey"]) for r in finished])
+    await _delete(store, "Schedules", [(r["PartitionKey"], r["RowKey"]) for r in finished])
+    purged["Schedules"] = len(finished)
+    return purged
+
+
+async def _purge(store: TableStore, suffix: str, query: str, params: dict[str, Any]) -> int:
+    rows = await _rows(store, suffix, query, params, ["PartitionKey", "RowKey"])
+    await _delete(store, suffix, [(r["PartitionKey"], r["RowKey"]) for r in rows])
+    return len(rows)
+
+
+async def _rows(
+    store: TableStore, suffix: str, query: str, params: dict[str, Any], select: list[str]
+) -> list[dict[str, Any]]:
+    table = await store.table(suffix)
+
+    async def read() -> list[dict[str, Any]]:
+        return [row async for row in table.query_entities(query, parameters=params, select=select)]
+
+    return await guarded(read)
+
+
+async def _delete(store: TableStore, suffix: str, keys: Iterable[tuple[str, str]]) -> None:
+    table = await store.table(suffix)
+    by_partition: dict[str, list[str]] = defaultdict(list)
+    for partition, row in keys:
+        by_partition[partition].append(row)
+    for partition, rows in by_partition.items():
+        for start in range(0, len(rows), _BATCH):
+            operations = [
+                ("delete", {"PartitionKey": partition, "RowKey": r}) for r in rows[start : start + _BATCH]
+            ]
+            await guarded(lambda ops=operations: table.submit_transaction(ops))  # type: ignore[misc]

@@ -1,0 +1,90 @@
+"""purge_history keeps what is within retention and drops the rest, table by table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from azure.data.tables.aio import TableClient
+
+from localdev.graph.demo import ALICE_ID
+from shared.retention import purge_history
+from shared.schedule_store import IdempotentCreate, ScheduleRecord
+from shared.service import Services
+
+NOW = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
+
+
+def record(schedule_id: str, status: str, updated: datetime) -> ScheduleRecord:
+    return ScheduleRecord(
+        id=schedule_id,
+        user="alice",
+        user_id=ALICE_ID,
+        start="2026-01-01T09:00:00Z",
+        end="2026-01-01T10:00:00Z",
+        time_zone=None,
+        recurrence=None,
+        status_message="x",
+        presence=None,
+        preferred_presence=None,
+        restore_previous=True,
+        status=status,
+        created_at=updated,
+        created_by="test",
+        updated_at=updated,  # type: ignore[arg-type]
+    )
+
+
+async def rows(services: Services, azurite, suffix: str) -> list[dict]:
+    name = services.tables.name(suffix)
+    async with TableClient.from_connection_string(azurite.connection_string, name) as table:
+        return [dict(r) async for r in table.list_entities()]
+
+
+async def test_purge_drops_only_what_is_past_retention(services: Services, azurite):
+    audit = services.holding._audit
+    for days_ago in (45, 31, 29, 1):
+        await audit.append(NOW - timedelta(days=days_ago), "test", "alice", ALICE_ID, "session.set", "ok")
+    idempotency = services.schedules._idempotency
+    await idempotency.claim("old-key", IdempotentCreate("a" * 32, "h", NOW - timedelta(hours=25)), None)
+    await idempotency.claim("new-key", IdempotentCreate("b" * 32, "h", NOW - timedelta(hours=1)), None)
+    await services.directory._cache.put_many(
+        {"gone@contoso.test": "x"}, NOW - timedelta(days=2), timedelta(days=1)
+    )
+    await services.directory._cache.put_many({"kept@contoso.test": "y"}, NOW, timedelta(days=1))
+    store = services.schedules.store
+    old = NOW - timedelta(days=40)
+    for schedule_id, status, updated in [
+        ("1" * 32, "completed", old),
+        ("2" * 32, "cancelled", old),
+        ("3" * 32, "failed", old),
+        ("4" * 32, "completed", NOW - timedelta(days=3)),
+        ("5" * 32, "active", old),
+        ("6" * 32, "scheduled", old),
+    ]:
+        await store.create(record(schedule_id, status, updated))
+
+    purged = await purge_history(services.tables, NOW, retention_days=30)
+
+    assert purged == {"Audit": 2, "Idempotency": 1, "UserCache": 1, "Schedules": 3}
+    assert sorted(r["At"].date().isoformat() for r in await rows(services, azurite, "Audit")) == [
+        "2026-10-25",
+        "2026-11-22",
+    ]
+    assert [r["ScheduleId"] for r in await rows(services, azurite, "Idempotency")] == ["b" * 32]
+    assert sorted(r["PartitionKey"] for r in await rows(services, azurite, "Schedules")) == [
+        "4" * 32,
+        "5" * 32,
+        "6" * 32,
+    ]
+    assert sorted(r["RowKey"] for r in await rows(services, azurite, "ScheduleIndex")) == [
+        "4" * 32,
+        "5" * 32,
+        "6" * 32,
+    ]
+    assert [r["UserId"] for r in await rows(services, azurite, "UserCache")] == ["y"]
+    assert await purge_history(services.tables, NOW, retention_days=30) == {
+        "Audit": 0,
+        "Idempotency": 0,
+        "UserCache": 0,
+        "Schedules": 0,
+    }
