@@ -4,7 +4,9 @@ they replaced, catch up after downtime, stack, cancel; every assertion about Gra
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from localdev.graph.demo import ALICE_ID
 
@@ -113,28 +115,36 @@ async def test_after_downtime_a_finished_occurrence_is_skipped_and_a_running_one
     assert await messages_sent(graph) == ["Standup"]
 
 
-async def test_09_00_stays_09_00_in_berlin_across_daylight_saving(api, graph, clock):
+@pytest.mark.parametrize(
+    ("zone", "first_day", "second_day", "first_utc", "second_utc"),
+    [
+        # Berlin springs forward on 2027-03-28: 09:00 is 08:00Z, then 07:00Z.
+        ("Europe/Berlin", "2027-03-22", "2027-03-29", "08:00:00", "07:00:00"),
+        # New York springs forward on 2027-03-14: 09:00 is 14:00Z, then 13:00Z.
+        ("America/New_York", "2027-03-08", "2027-03-15", "14:00:00", "13:00:00"),
+    ],
+)
+async def test_09_00_stays_09_00_local_across_daylight_saving(
+    api, graph, clock, zone, first_day, second_day, first_utc, second_utc
+):
     body = one_off(
         "Weekly review",
-        "2027-03-22T09:00:00",
-        "2027-03-22T10:00:00",
-        timeZone="Europe/Berlin",
+        f"{first_day}T09:00:00",
+        f"{first_day}T10:00:00",
+        timeZone=zone,
         recurrence="FREQ=WEEKLY;BYDAY=MO;COUNT=2",
     )
-    await clock.set(at("2027-03-20T00:00:00"))
+    await clock.set(at("2027-03-01T00:00:00"))
     await api.post("/api/schedules", json=body)
-    for moment in [
-        "2027-03-22T08:00:00",
-        "2027-03-22T09:00:00",
-        "2027-03-29T07:00:00",
-        "2027-03-29T08:00:00",
-    ]:
-        await tick_at(api, clock, moment)
-    expiries = [
-        e.body["statusMessage"].get("expiryDateTime", {}).get("dateTime")
-        for e in await graph.journal(path="/setStatusMessage")
-    ]
-    assert expiries == ["2027-03-22T09:00:00", "2027-03-29T08:00:00"]  # 10:00 CET, then 10:00 CEST
+    starts = [at(f"{first_day}T{first_utc}"), at(f"{second_day}T{second_utc}")]
+    for start in starts:
+        await tick_at(api, clock, (start - timedelta(minutes=1)).isoformat()[:19])
+        await tick_at(api, clock, start.isoformat()[:19])
+        await tick_at(api, clock, (start + timedelta(hours=1)).isoformat()[:19])
+    sent = [e for e in await graph.journal(path="/setStatusMessage") if "/users/" in e.path]
+    assert [e.at for e in sent] == starts  # on the emulator's clock: each 09:00 local
+    expiries = [e.body["statusMessage"]["expiryDateTime"]["dateTime"] for e in sent]
+    assert expiries == [(s + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") for s in starts]  # 10:00 local
 
 
 async def test_the_later_start_wins_and_the_earlier_shows_again_when_it_ends(api, graph, clock):
