@@ -59,7 +59,8 @@ async def update_schedule(req: func.HttpRequest) -> func.HttpResponse:
 @route(bp, CANCEL_SCHEDULE)
 async def cancel_schedule(req: func.HttpRequest) -> func.HttpResponse:
     caller = authorize(req, services().settings)
-    await services().schedules.cancel(caller.name, req.route_params["id"])
+    if await services().schedules.cancel(caller.name, req.route_params["id"]):
+        await services().engine.settle_now(req.route_params["id"])  # an active schedule is reverted first
     return no_content()
 
 

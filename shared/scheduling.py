@@ -188,10 +188,11 @@ class ScheduleService:
         )
         return self.view(updated, now), new_etag
 
-    async def cancel(self, caller: str, schedule_id: str) -> None:
+    async def cancel(self, caller: str, schedule_id: str) -> bool:
+        """Mark it cancelled; True when it was running, so what it applied must be reverted now."""
         record, etag = await self._load(schedule_id)
         if record.status in {"cancelled", "completed", "failed"}:
-            return
+            return False
         now = self._clock.now()
         cancelled = replace(record, status="cancelled", updated_at=now)
         try:
@@ -204,11 +205,12 @@ class ScheduleService:
                 headers={"Retry-After": "2"},
             ) from None
         if record.status == "active":
-            # What it applied is reverted by the timer, which sees it cancelled at once.
+            # Due now: reverted right away by the caller (ScheduleEngine.settle_now), else by the timer.
             await self._timeline.add(now, "schedule", record.id)
         await self._audit.append(
             now, caller, record.user, record.user_id, "schedule.cancel", "ok", schedule_id=record.id
         )
+        return record.status == "active"
 
     async def _load(self, schedule_id: str) -> tuple[ScheduleRecord, str]:
         if not _SCHEDULE_ID.fullmatch(schedule_id):

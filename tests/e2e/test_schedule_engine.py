@@ -176,8 +176,9 @@ async def test_cancelling_a_running_schedule_reverts_it(api, graph, clock):
     patch = await api.call("PATCH", f"/api/schedules/{created['id']}", json={"statusMessage": "x"})
     assert (patch.status, patch.body["code"]) == (409, "scheduleActive")
     assert (await api.delete(f"/api/schedules/{created['id']}")).status == 204
+    assert await message_shown(api) == "Hello"  # reverted before DELETE answered
     await tick_at(api, clock, "2026-11-23T09:01:00")
-    assert await message_shown(api) == "Hello"
+    assert await messages_sent(graph) == ["Offsite", "Hello"]
     assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "cancelled"
 
 
