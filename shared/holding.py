@@ -250,6 +250,9 @@ class HoldService:
         except ServiceError as error:  # storage trouble: this hold waits for the next tick, others go on
             log.warning("renewal of a hold skipped: %s", error.code)
             return False
+        except Exception:  # one bad hold never stops the tick; its entry stays due and is retried
+            log.exception("renewal of a hold failed unexpectedly")
+            return False
 
     # --- the shell ---------------------------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class ScheduleEngine:
             pass  # another worker is on it
         except ServiceError as error:
             log.warning("a schedule step was skipped: %s", error.code)
+        except Exception:  # one bad schedule never stops the tick; its entry stays due and is retried
+            log.exception("a schedule step failed unexpectedly")
         return steps
 
     async def _step(self, entry: DueEntry, now: datetime) -> bool:

@@ -187,3 +187,29 @@ async def test_overlapping_ticks_apply_a_start_once(api, graph, clock):
     await clock.set(at("2026-11-23T09:00:00"))
     await asyncio.gather(*(api.run_timer("apply_schedules") for _ in range(4)))
     assert await messages_sent(graph) == ["Focus"]
+
+
+async def test_a_failing_start_is_recorded_retried_with_back_off_and_failed_after_max_attempts(
+    api, graph, clock
+):
+    await graph.fault(method="POST", path="*/setStatusMessage", status=500, count=100)
+    created = (
+        await api.post(
+            "/api/schedules", json=one_off("Focus", "2026-11-23T09:00:00Z", "2026-11-23T12:00:00Z")
+        )
+    ).body
+    url = f"/api/schedules/{created['id']}"
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    schedule = (await api.get(url)).body
+    assert (schedule["status"], schedule["attempts"], schedule["lastError"]["code"]) == (
+        "scheduled",
+        1,
+        "graphError",
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:30")  # backing off: not retried yet
+    assert len(await graph.journal(path="/setStatusMessage")) == 1
+    for minutes in (1, 3, 7, 15):  # 1, 2, 4, 8 minutes after each failure
+        await tick_at(api, clock, f"2026-11-23T09:{minutes:02d}:00")
+    schedule = (await api.get(url)).body
+    assert (schedule["status"], schedule["attempts"]) == ("failed", 5)
+    assert len(await graph.journal(path="/setStatusMessage")) == 5
