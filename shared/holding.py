@@ -225,8 +225,12 @@ class HoldService:
             if due is None or due > now:  # a stale entry: the hold is indexed at its real due time
                 await self.store.timeline.move(entry, due, "hold", hold.user_id)
                 return False
+            taken_over = hold.claimed_until is not None  # its last worker died holding it
             claim_etag = await self._claim(hold, etag, now)
-            outcome, done, failures = await self._apply(hold, plan(hold, now), now, stop_at_failure=False)
+            actions = plan(hold, now)
+            if taken_over:
+                hold, actions = await self._already_shown(hold, actions, now)
+            outcome, done, failures = await self._apply(hold, actions, now, stop_at_failure=False)
             for action, request_id in done:
                 await self._audit.append(
                     now, TIMER_CALLER, hold.user, hold.user_id, action.operation, "ok", request_id
@@ -253,6 +257,21 @@ class HoldService:
         except Exception:  # one bad hold never stops the tick; its entry stays due and is retried
             log.exception("renewal of a hold failed unexpectedly")
             return False
+
+    async def _already_shown(
+        self, hold: Hold, actions: list[Action], now: datetime
+    ) -> tuple[Hold, list[Action]]:
+        """A worker that died after Graph took its status message, but before recording it, must not
+        have it sent twice: if Graph already shows the message, record it as set instead."""
+        pending = [a for a in actions if isinstance(a, SetMessage)]
+        if not pending:
+            return hold, actions
+        shown = (await self._gateway.presence(hold.user_id)).status_message
+        for action in pending:
+            if action.message == shown:
+                hold = applied(hold, action, now)
+                actions = [a for a in actions if a is not action]
+        return hold, actions
 
     # --- the shell ---------------------------------------------------------------------------------------
 

@@ -168,3 +168,16 @@ async def test_clean_up_that_keeps_failing_is_given_up_after_max_attempts(at_t0,
     assert len(await graph.journal(path="/clearPresence")) == services.settings.max_attempts
     assert await services.holding.store.get(ALICE_ID) == (None, None)
     assert await services.holding.store.timeline.due(services.clock.now() + timedelta(days=8)) == []
+
+
+async def test_a_message_graph_already_shows_is_not_sent_twice_after_a_crash(at_t0, graph):
+    services = at_t0
+    store = services.holding.store
+    # A worker claimed the intent, Graph took the message, and the worker died before recording it.
+    await services.gateway.set_status_message(ALICE_ID, "Lunch", None)
+    intent = Hold(ALICE_ID, "alice", message=MessageHold("Lunch", None, "api", T0, in_graph=False))
+    await store.save(replace(intent, claimed_until=T0 + CLAIM_LEASE), None, T0 + CLAIM_LEASE)
+    await travel(services, graph, CLAIM_LEASE)
+    assert await services.holding.renew_due() == 1
+    assert len(await graph.journal(path="/setStatusMessage")) == 1  # the one before the crash
+    assert (await store.get(ALICE_ID))[0].message.in_graph
