@@ -184,6 +184,12 @@ class HoldService:
             attempts=hold.attempts,
         )
 
+    async def owned_by(self, user_id: str, owner: str) -> bool:
+        """Whether any part of the user's hold is `owner`'s."""
+        hold, _ = await self.store.get(user_id)
+        parts = (hold.session, hold.preferred, hold.message) if hold else ()
+        return any(part is not None and part.owner == owner for part in parts)
+
     async def messages(self, user_ids: list[str]) -> dict[str, MessageHold]:
         return await self.store.messages(user_ids)
 

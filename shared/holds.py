@@ -24,8 +24,14 @@ KEEP_ALIVE_PAIR = ("Away", "Away")
 # (host.json), which no invocation outlives, even one waiting out Graph's Retry-After.
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BACKOFF_MAX = timedelta(minutes=15)
-# The owner of a message put back at a schedule's end: once Graph shows it, it is the user's again.
+# The owner of a message put back (or, empty, a message cleared) at a schedule's end: once Graph shows
+# it, it is the user's again.
 RESTORED = "restored"
+
+
+def is_occurrence_owner(owner: str) -> bool:
+    """Parts a schedule sets are owned by its occurrence, "<schedule id>#<index>"."""
+    return "#" in owner
 
 
 @dataclass(frozen=True)
@@ -227,14 +233,17 @@ def applied(hold: Hold, action: Action, now: datetime) -> Hold:
 
 def tidy(hold: Hold, now: datetime) -> Hold:
     """Forget what has ended and needs no Graph call: a session hold past its end (its Graph session is
-    cleared by `plan`) and a status message past its expiry (Graph expires it itself)."""
+    cleared by `plan`) and a status message past its expiry (Graph expires it itself). An occurrence's
+    message stays until its schedule ends it: what it replaced is still to be put back then."""
     message = hold.message
     if message is not None and message.owner == RESTORED and message.in_graph:
         message = None
+    if message is not None and message.until is not None and message.until <= now:
+        message = message if is_occurrence_owner(message.owner) else None
     return replace(
         hold,
         session=hold.session if hold.session and hold.session.until > now else None,
-        message=message if message and (message.until is None or message.until > now) else None,
+        message=message,
     )
 
 
@@ -243,8 +252,9 @@ def next_due(hold: Hold, now: datetime) -> datetime | None:
     moments: list[datetime] = []
     if hold.session is not None:
         moments.append(hold.session.until)
-    if hold.message is not None and hold.message.until is not None:
-        moments.append(hold.message.until)
+    message = hold.message
+    if message is not None and message.until is not None and not is_occurrence_owner(message.owner):
+        moments.append(message.until)  # tidied then (an occurrence's is the schedule's to end)
     preferred = hold.preferred
     if preferred is not None:
         moments.append(preferred.until)

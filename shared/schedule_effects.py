@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.holds import RESTORED, Hold, MessageHold, PreferredHold, SessionHold
+from shared.holds import RESTORED, Hold, MessageHold, PreferredHold, SessionHold, is_occurrence_owner
 from shared.recurrence import Occurrence
 from shared.schedule_store import ScheduleRecord
 
@@ -28,20 +28,20 @@ class Running:
     occurrence: Occurrence
 
 
-def is_schedule_owner(owner: str) -> bool:
-    return "#" in owner
-
-
-def started(hold: Hold, run: Running, now: datetime, shown_message: str | None) -> Hold:
+def started(
+    hold: Hold, run: Running, now: datetime, shown_message: str | None, *, with_message: bool = True
+) -> Hold:
     """The hold with this occurrence's parts in place. `shown_message`: what Graph shows now, the
-    message to restore at the end (if it is another schedule's, the one that one replaced)."""
+    message to restore at the end (if it is another schedule's, the one that one replaced).
+    `with_message=False`: every part but the message (a handover that must not cover the user's)."""
     record, occurrence = run.record, run.occurrence
     owner = owner_of(record, occurrence)
-    if record.status_message is not None and (hold.message is None or hold.message.owner != owner):
+    mine = hold.message is not None and hold.message.owner == owner
+    if with_message and record.status_message is not None and not mine:
         replaced = shown_message
         if (
             hold.message is not None
-            and is_schedule_owner(hold.message.owner)
+            and is_occurrence_owner(hold.message.owner)
             and hold.message.message == shown_message
         ):
             replaced = hold.message.replaced  # stacked schedules restore what was there before any of them
@@ -63,8 +63,11 @@ def started(hold: Hold, run: Running, now: datetime, shown_message: str | None) 
 def ended(
     hold: Hold, run: Running, now: datetime, shown_message: str | None, successor: Running | None
 ) -> Hold:
-    """The hold after this occurrence ends: its parts go (or the successor's come back); its message is
-    restored only while the message shown is still its own: shown, or gone because its expiry passed."""
+    """The hold after this occurrence ends (or is cancelled, `now` before its end): its parts go, or
+    the successor's come back. Its message is undone only while the message shown is still its own
+    (shown, or gone because its expiry passed): then the successor's shows, or the one it replaced is
+    put back (restorePrevious), or, cancelled early, it is cleared. A message somebody else set since
+    stays, even over a successor's."""
     record, occurrence = run.record, run.occurrence
     owner = owner_of(record, occurrence)
     if hold.session is not None and hold.session.owner == owner:
@@ -90,12 +93,19 @@ def ended(
             hold = replace(hold, message=again)
         elif record.restore_previous and message.replaced:
             hold = replace(hold, message=MessageHold(message.replaced, None, RESTORED, now, in_graph=False))
+        elif message.until is not None and message.until > now:
+            hold = replace(hold, message=MessageHold("", None, RESTORED, now, in_graph=False))  # cleared
         else:
-            hold = replace(hold, message=None)  # Graph's expiry (the occurrence end) removes it
-    if successor is not None:
-        hold = (
-            started(replace(hold, message=hold.message), successor, now, None)
-            if hold.message is None or hold.message.owner != owner
-            else hold
-        )
+            hold = replace(hold, message=None)  # Graph's expiry (the occurrence end) removed it
+    if successor is not None:  # its message is back above, if it may be
+        hold = started(hold, successor, now, None, with_message=False)
     return hold
+
+
+def abandoned(hold: Hold, schedule_id: str) -> Hold:
+    """The hold once a schedule failed for good: a message of its occurrences is left to Graph's expiry,
+    like any message with an end, since the schedule will never end it (nor put anything back)."""
+    message = hold.message
+    if message is None or not message.owner.startswith(f"{schedule_id}#"):
+        return hold
+    return replace(hold, message=replace(message, owner=schedule_id, replaced=None))

@@ -29,7 +29,7 @@ from shared.recurrence import (
     parse_series,
     status_at,
 )
-from shared.schedule_effects import Running, ended, started
+from shared.schedule_effects import Running, abandoned, ended, owner_of, started
 from shared.schedule_store import ScheduleRecord, ScheduleStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 TIMER_CALLER = "timer:apply_schedules"
 _CLAIM = "ClaimedUntil"
 _RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not yet undone
+# An occurrence whose start failed half-way (some of its parts reached Graph): they are undone like an end
+# when the occurrence is skipped or the schedule cancelled.
+_PARTIAL = "PartialIndex"
+
+
+_NOTHING = (False, False)  # what `_step` returns when it carried nothing out
+
+
+def started_in_part(record: ScheduleRecord) -> bool:
+    """A failed start left some of its parts in Graph (retried like an active schedule's end)."""
+    return _PARTIAL in record.extra
 
 
 class ScheduleEngine:
@@ -83,10 +94,12 @@ class ScheduleEngine:
     async def _catch_up(self, entry: DueEntry, now: datetime) -> int:
         steps = 0
         try:
-            while await self._step(entry, now):  # a schedule may owe an end, a skip and a start at once
-                steps += 1
-                if steps > 10:
+            while True:  # a schedule may owe an end, a skip and a start at once
+                acted, more = await self._step(entry, now)
+                steps += acted
+                if not more or steps > 10:
                     break
+                entry = self._timeline.entry(now, "schedule", entry.ref)  # where the step indexed it
         except Conflict:
             pass  # another worker is on it
         except ServiceError as error:
@@ -95,39 +108,54 @@ class ScheduleEngine:
             log.exception("a schedule step failed unexpectedly")
         return steps
 
-    async def _step(self, entry: DueEntry, now: datetime) -> bool:
-        """One transition of one schedule; True when another may be due right away."""
+    async def _step(self, entry: DueEntry, now: datetime) -> tuple[bool, bool]:
+        """One transition of one schedule: (one was carried out, another is due right away and indexed at
+        `now`)."""
         record, etag = await self._store.get(entry.ref)
         if record is None or etag is None:
             await self._timeline.remove(entry)
-            return False
+            return _NOTHING
         claimed = record.extra.get(_CLAIM)
         if claimed is not None and claimed > now:
-            return False
+            return _NOTHING
         series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
         if record.status == "cancelled":
             return await self._undo_cancelled(record, etag, series, entry, now)
         if record.status in {"completed", "failed"}:
             await self._timeline.remove(entry)
-            return False
+            return _NOTHING
+        retry_at = _retry_at(record)
+        if retry_at is not None and retry_at > now:  # an older entry (a PATCH leaves one): back-off first
+            await self._timeline.move(entry, retry_at, "schedule", record.id)
+            return _NOTHING
         transition = due_transition(series, record.last_done, now)
         if transition is None:
             await self._settle(record, etag, series, entry, now)
-            return False
+            return _NOTHING
         etag = await self._claim(record, etag, now)
+        if transition.kind == "start":
+            await self._store.mark_running(record, True)
         try:
-            await self._carry_out(record, transition, now)
+            await self._carry_out(record, series, transition, now)
         except ServiceError as error:
             await self._failed(record, etag, series, transition, error, entry, now)
-            return False
+            return _NOTHING
         done = _after(record, transition, series, now)
         await self._store.replace(done, etag)
+        if transition.kind != "start":
+            await self._store.mark_running(record, False)
         await self._reindex(done, series, entry, now, claimed=True)
-        return True
+        return True, due_transition(series, done.last_done, now) is not None
 
-    async def _carry_out(self, record: ScheduleRecord, transition: Transition, now: datetime) -> None:
+    async def _carry_out(
+        self, record: ScheduleRecord, series: Series, transition: Transition, now: datetime
+    ) -> None:
         run = Running(record, transition.occurrence)
         if transition.kind == "skip":
+            partial = record.extra.get(_PARTIAL)
+            if partial is not None and int(partial) in transition.skipped:
+                partly = Transition("end", _occurrence(series, int(partial)))
+                await self._carry_out(record, series, partly, now)
             await self._audit.append(
                 now, TIMER_CALLER, record.user, record.user_id, "schedule.skip", "ok", schedule_id=record.id
             )
@@ -161,10 +189,11 @@ class ScheduleEngine:
 
     async def _successor(self, record: ScheduleRecord, now: datetime) -> Running | None:
         """The latest-started other schedule of this user still running: it shows again when this ends."""
-        others, _ = await self._store.list(user_id=record.user_id, status="active", top=200, after=None)
         running: list[Running] = []
-        for other in others:
-            if other.id == record.id or other.last_done is None or other.last_done[1] != "start":
+        for other in await self._store.running_for_user(record.user_id):
+            if other.id == record.id or other.status != "active" or other.last_done is None:
+                continue
+            if other.last_done[1] != "start":
                 continue
             series = parse_series(other.start, other.end, other.time_zone, other.recurrence, None)
             occurrence = occurrence_at(series, now)
@@ -174,21 +203,22 @@ class ScheduleEngine:
 
     async def _undo_cancelled(
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
-    ) -> bool:
+    ) -> tuple[bool, bool]:
         """A cancelled schedule that was running is reverted as if its occurrence had ended now."""
-        index = record.extra.get(_RUNNING)
+        index = record.extra.get(_RUNNING, record.extra.get(_PARTIAL))
         if index is not None:
             occurrence = _occurrence(series, int(index))
             etag = await self._claim(record, etag, now)
             try:
-                await self._carry_out(record, Transition("end", occurrence), now)
+                await self._carry_out(record, series, Transition("end", occurrence), now)
             except ServiceError as error:
                 await self._failed(record, etag, series, Transition("end", occurrence), error, entry, now)
-                return False
-            extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING}}
+                return _NOTHING
+            extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
             await self._store.replace(replace(record, extra=extra, updated_at=now), etag)
+            await self._store.mark_running(record, False)
         await self._timeline.remove(entry)
-        return False
+        return _NOTHING
 
     async def _claim(self, record: ScheduleRecord, etag: str, now: datetime) -> str:
         await self._timeline.add(now + CLAIM_LEASE, "schedule", record.id)
@@ -208,6 +238,10 @@ class ScheduleEngine:
         attempts = record.attempts + 1
         failed = attempts >= self._max_attempts
         extra = {k: v for k, v in record.extra.items() if k != _CLAIM}
+        if transition.kind == "start" and await self._holding.owned_by(
+            record.user_id, owner_of(record, transition.occurrence)
+        ):
+            extra[_PARTIAL] = transition.occurrence.index
         outcome = replace(
             record,
             attempts=attempts,
@@ -226,9 +260,25 @@ class ScheduleEngine:
             schedule_id=record.id,
         )
         await self._store.replace(outcome, etag)
+        if failed:
+            await self._abandon(record, now)
+            await self._store.mark_running(record, False)
         retry_at = None if failed else now + retry_delay(attempts)
         await self._timeline.move(entry, retry_at, "schedule", record.id)
         await self._drop_lease(record, now, retry_at)
+
+    async def _abandon(self, record: ScheduleRecord, now: datetime) -> None:
+        try:
+            await self._holding.apply_schedule(
+                TIMER_CALLER,
+                record.user_id,
+                record.user,
+                "schedule.abandon",
+                lambda hold: abandoned(hold, record.id),
+                record.id,
+            )
+        except ServiceError as error:  # the hold keeps the message; it expired in Graph all the same
+            log.warning("a failed schedule's message was not handed back: %s", error.code)
 
     async def _settle(
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
@@ -254,8 +304,14 @@ class ScheduleEngine:
         await self._timeline.move(lease, due, "schedule", record.id, written=True)
 
 
+def _retry_at(record: ScheduleRecord) -> datetime | None:
+    """When a failed step may be tried again (None: nothing failed)."""
+    error = record.last_error
+    return None if error is None else error.at + retry_delay(record.attempts)
+
+
 def _after(record: ScheduleRecord, transition: Transition, series: Series, now: datetime) -> ScheduleRecord:
-    extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING}}
+    extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
     if transition.kind == "start":
         extra[_RUNNING] = transition.occurrence.index
     last_done = transition.done

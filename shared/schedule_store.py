@@ -88,6 +88,28 @@ class ScheduleStore:
             raise Conflict(record.id) from None
         return str(result["etag"])
 
+    async def mark_running(self, record: ScheduleRecord, running: bool) -> None:
+        """Flag the schedule in its user's index as (perhaps) running, so `running_for_user` reads only
+        those. Set before a start is carried out, cleared after its end is recorded: a stale flag can
+        only say "running" for one that is not (checked by the reader), never miss one that is."""
+        index = await self._store.table(self.INDEX)
+        entity = {**_index_entity(record), "Running": running}
+        await guarded(lambda: index.upsert_entity(entity, mode=UpdateMode.MERGE))
+
+    async def running_for_user(self, user_id: str) -> list[ScheduleRecord]:
+        """The user's schedules flagged running (see `mark_running`): one query and a point read each."""
+        index = await self._store.table(self.INDEX)
+        query, params = "PartitionKey eq @pk and Running eq true", {"pk": encode_key(user_id)}
+
+        async def ids() -> list[str]:
+            return [
+                row["RowKey"]
+                async for row in index.query_entities(query, parameters=params, select=["RowKey"])
+            ]
+
+        found = await asyncio.gather(*(self.get(i) for i in await guarded(ids)))
+        return [record for record, _ in found if record is not None and record.user_id == user_id]
+
     async def move_index(self, record: ScheduleRecord, old_user_id: str) -> None:
         index = await self._store.table(self.INDEX)
         await guarded(lambda: index.upsert_entity(_index_entity(record)))

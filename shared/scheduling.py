@@ -21,7 +21,8 @@ from shared.hold_store import AuditLog, Conflict, Timeline
 from shared.http import validation_problem
 from shared.models import LastError, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
-from shared.recurrence import Series, next_start_end, parse_series
+from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
+from shared.schedule_engine import started_in_part
 from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
 from shared.users import parse_user
 
@@ -152,7 +153,7 @@ class ScheduleService:
             raise ServiceError(
                 412, "preconditionFailed", "The schedule changed since you read it (If-Match)."
             )
-        if record.status == "active":
+        if record.status == "active" or started_in_part(record):
             raise ServiceError(
                 409, "scheduleActive", "An active schedule cannot be changed; cancel it instead."
             )
@@ -221,9 +222,10 @@ class ScheduleService:
         return record, etag
 
     async def _index(self, record: ScheduleRecord, series: Series, now: datetime) -> None:
-        next_start, _ = next_start_end(series, now)
-        if next_start is not None:
-            await self._timeline.add(max(next_start, now), "schedule", record.id)
+        # Due now if an occurrence is already running: a tick starts it (a late start, not a skip).
+        due = next_transition_at(series, None, now)
+        if due is not None:
+            await self._timeline.add(due, "schedule", record.id)
 
     def view(self, record: ScheduleRecord, now: datetime) -> Schedule:
         next_start = next_end = None
