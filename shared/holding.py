@@ -5,6 +5,7 @@ presence routes and by the `renew_sessions` timer alike."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -287,10 +288,11 @@ class HoldService:
         user_id: str,
         user: str,
         operation: str,
-        change: Callable[[Hold], Hold],
+        change: Callable[[Hold], Hold] | Callable[[Hold], Awaitable[Hold]],
         schedule_id: str,
     ) -> Hold:
-        """A schedule's start or end, applied like a caller's change (claim, Graph, record, audit)."""
+        """A schedule's start or end, applied like a caller's change (claim, Graph, record, audit). An
+        async `change` may read more state: it is redone whenever the hold changed under it."""
         return await self._change(caller, user_id, user, operation, change, schedule_id=schedule_id)
 
     async def _change(
@@ -299,7 +301,7 @@ class HoldService:
         user_id: str,
         user: str,
         operation: str,
-        change: Callable[[Hold], Hold],
+        change: Callable[[Hold], Hold] | Callable[[Hold], Awaitable[Hold]],
         release: Part | None = None,
         schedule_id: str | None = None,
     ) -> Hold:
@@ -317,7 +319,8 @@ class HoldService:
                     "The user's presence is being changed right now; retry shortly.",
                     headers={"Retry-After": "2"},
                 )
-            wanted = replace(change(current), user=user)
+            changed = change(current)
+            wanted = replace(await changed if inspect.isawaitable(changed) else changed, user=user)
             actions = changes(current, wanted, now, release=release)
             try:
                 claim_etag = await self._claim(wanted, etag, now)

@@ -30,7 +30,7 @@ RESTORED = "restored"
 
 
 def is_occurrence_owner(owner: str) -> bool:
-    """Parts a schedule sets are owned by its occurrence, "<schedule id>#<index>"."""
+    """Parts a schedule sets are owned by its occurrence (shared/schedule_effects.owner_of)."""
     return "#" in owner
 
 

@@ -1,8 +1,9 @@
 """What starting or ending one occurrence of a schedule does to the user's hold: pure, like
 shared/holds.py, whose plan then turns the hold into Graph calls.
 
-Parts a schedule sets carry its occurrence as owner ("<id>#<index>"), so a retried start or end finds
-its own work done, and an end only undoes what that occurrence set and nobody changed since.
+Parts a schedule sets carry its occurrence as owner ("<id>#<version>.<index>"), so a retried start or
+end finds its own work done, an end only undoes what that occurrence set and nobody changed since, and a
+PATCHed schedule never takes what its previous version left for its own.
 Overlaps: the later start wins while it runs; when it ends, the earlier schedule still running (its
 `successor` here) shows again."""
 
@@ -17,7 +18,7 @@ from shared.schedule_store import ScheduleRecord
 
 
 def owner_of(record: ScheduleRecord, occurrence: Occurrence) -> str:
-    return f"{record.id}#{occurrence.index}"
+    return f"{record.id}#{record.version}.{occurrence.index}"
 
 
 @dataclass(frozen=True)

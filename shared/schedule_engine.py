@@ -17,7 +17,7 @@ from shared.errors import ServiceError
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
 from shared.holding import HoldService
-from shared.holds import CLAIM_LEASE, Failure, retry_delay
+from shared.holds import CLAIM_LEASE, Failure, Hold, retry_delay
 from shared.recurrence import (
     Occurrence,
     Series,
@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 TIMER_CALLER = "timer:apply_schedules"
 _CLAIM = "ClaimedUntil"
 _RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not yet undone
-# An occurrence whose start failed half-way (some of its parts reached Graph): they are undone like an end
-# when the occurrence is skipped or the schedule cancelled.
+# An occurrence whose start is under way, or failed half-way (some of its parts reached Graph): they are
+# undone like an end when the occurrence is skipped or the schedule cancelled. Written with the claim, so
+# a worker that dies after Graph took the start leaves it too.
 _PARTIAL = "PartialIndex"
 
 
@@ -46,8 +47,14 @@ _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
 
 
 def started_in_part(record: ScheduleRecord) -> bool:
-    """A failed start left some of its parts in Graph (retried like an active schedule's end)."""
+    """A start may have left some of its parts in Graph: the schedule counts as active."""
     return _PARTIAL in record.extra
+
+
+def in_step(record: ScheduleRecord, now: datetime) -> bool:
+    """A worker has claimed the schedule for a step: changing it now would race that step."""
+    claimed = record.extra.get(_CLAIM)
+    return claimed is not None and claimed > now
 
 
 class ScheduleEngine:
@@ -115,8 +122,7 @@ class ScheduleEngine:
         if record is None or etag is None:
             await self._timeline.remove(entry)
             return _NOTHING
-        claimed = record.extra.get(_CLAIM)
-        if claimed is not None and claimed > now:
+        if in_step(record, now):
             return _NOTHING
         series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
         if record.status == "cancelled":
@@ -132,9 +138,14 @@ class ScheduleEngine:
         if transition is None:
             await self._settle(record, etag, series, entry, now)
             return _NOTHING
-        etag = await self._claim(record, etag, now)
-        if transition.kind == "start":
+        starting = transition.occurrence.index if transition.kind == "start" else None
+        etag = await self._claim(record, etag, now, starting=starting)
+        if starting is not None:
             await self._store.mark_running(record, True)
+        elif transition.kind == "end" or started_in_part(record):
+            # Before the end, under the claim: an ending schedule is no successor, and no later step of
+            # this schedule can set the flag before this clears it.
+            await self._store.mark_running(record, False)
         try:
             await self._carry_out(record, series, transition, now)
         except ServiceError as error:
@@ -142,8 +153,6 @@ class ScheduleEngine:
             return _NOTHING
         done = _after(record, transition, series, now)
         await self._store.replace(done, etag)
-        if transition.kind != "start":
-            await self._store.mark_running(record, False)
         await self._reindex(done, series, entry, now, claimed=True)
         return True, due_transition(series, done.last_done, now) is not None
 
@@ -171,14 +180,14 @@ class ScheduleEngine:
                 record.id,
             )
         else:
-            successor = await self._successor(record, now)
+
+            async def end(hold: Hold) -> Hold:
+                # Looked up after the hold was read: a successor that ends or is cancelled meanwhile
+                # writes the hold first (its flag cleared before), so this is redone without it.
+                return ended(hold, run, now, shown, await self._successor(record, now))
+
             await self._holding.apply_schedule(
-                TIMER_CALLER,
-                record.user_id,
-                record.user,
-                "schedule.end",
-                lambda hold: ended(hold, run, now, shown, successor),
-                record.id,
+                TIMER_CALLER, record.user_id, record.user, "schedule.end", end, record.id
             )
 
     async def _shown_message(self, record: ScheduleRecord) -> str | None:
@@ -209,6 +218,7 @@ class ScheduleEngine:
         if index is not None:
             occurrence = _occurrence(series, int(index))
             etag = await self._claim(record, etag, now)
+            await self._store.mark_running(record, False)
             try:
                 await self._carry_out(record, series, Transition("end", occurrence), now)
             except ServiceError as error:
@@ -216,14 +226,17 @@ class ScheduleEngine:
                 return _NOTHING
             extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
             await self._store.replace(replace(record, extra=extra, updated_at=now), etag)
-            await self._store.mark_running(record, False)
         await self._timeline.remove(entry)
         return _NOTHING
 
-    async def _claim(self, record: ScheduleRecord, etag: str, now: datetime) -> str:
+    async def _claim(
+        self, record: ScheduleRecord, etag: str, now: datetime, *, starting: int | None = None
+    ) -> str:
         await self._timeline.add(now + CLAIM_LEASE, "schedule", record.id)
-        claimed = replace(record, extra={**record.extra, _CLAIM: now + CLAIM_LEASE})
-        return await self._store.replace(claimed, etag)
+        extra = {**record.extra, _CLAIM: now + CLAIM_LEASE}
+        if starting is not None:
+            extra[_PARTIAL] = starting
+        return await self._store.replace(replace(record, extra=extra), etag)
 
     async def _failed(
         self,
@@ -242,6 +255,10 @@ class ScheduleEngine:
             record.user_id, owner_of(record, transition.occurrence)
         ):
             extra[_PARTIAL] = transition.occurrence.index
+        if failed:  # under the claim, before the status says so: a failure here is retried whole
+            await self._abandon(record, now)
+            await self._store.mark_running(record, False)
+            extra.pop(_PARTIAL, None)  # what it set ends with Graph's expiry; a PATCH may now reuse it
         outcome = replace(
             record,
             attempts=attempts,
@@ -260,25 +277,21 @@ class ScheduleEngine:
             schedule_id=record.id,
         )
         await self._store.replace(outcome, etag)
-        if failed:
-            await self._abandon(record, now)
-            await self._store.mark_running(record, False)
         retry_at = None if failed else now + retry_delay(attempts)
         await self._timeline.move(entry, retry_at, "schedule", record.id)
         await self._drop_lease(record, now, retry_at)
 
     async def _abandon(self, record: ScheduleRecord, now: datetime) -> None:
-        try:
-            await self._holding.apply_schedule(
-                TIMER_CALLER,
-                record.user_id,
-                record.user,
-                "schedule.abandon",
-                lambda hold: abandoned(hold, record.id),
-                record.id,
-            )
-        except ServiceError as error:  # the hold keeps the message; it expired in Graph all the same
-            log.warning("a failed schedule's message was not handed back: %s", error.code)
+        """Leave what the schedule set to Graph's expiry (no Graph call); raises if the hold cannot be
+        written, so the step is retried whole once the claim's lease ends."""
+        await self._holding.apply_schedule(
+            TIMER_CALLER,
+            record.user_id,
+            record.user,
+            "schedule.abandon",
+            lambda hold: abandoned(hold, record.id),
+            record.id,
+        )
 
     async def _settle(
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime

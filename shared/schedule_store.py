@@ -46,6 +46,7 @@ class ScheduleRecord:
     attempts: int = 0
     last_error: Failure | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # engine bookkeeping (e.g. the message replaced)
+    version: int = 0  # PATCHes so far: each version's occurrences own their own parts of the hold
 
 
 class ScheduleStore:
@@ -253,6 +254,7 @@ def record_to_entity(r: ScheduleRecord) -> dict[str, Any]:
         "CreatedBy": r.created_by,
         "UpdatedAt": r.updated_at,
         "Attempts": r.attempts,
+        "Version": r.version,
     }
     optional = {"TimeZone": r.time_zone, "Recurrence": r.recurrence, "StatusMessage": r.status_message}
     entity |= {k: v for k, v in optional.items() if v is not None}
@@ -298,6 +300,7 @@ def record_from_entity(e: dict[str, Any]) -> ScheduleRecord:
         created_by=e["CreatedBy"],
         updated_at=_utc(e["UpdatedAt"]),
         last_done=(int(e["LastDoneIndex"]), e["LastDoneKind"]) if "LastDoneIndex" in e else None,
+        version=int(e.get("Version", 0)),
         attempts=int(e.get("Attempts", 0)),
         last_error=error,
         extra={k[1:]: v for k, v in e.items() if k.startswith("X") and isinstance(k, str)},

@@ -22,13 +22,22 @@ from shared.http import validation_problem
 from shared.models import LastError, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
 from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
-from shared.schedule_engine import started_in_part
+from shared.schedule_engine import in_step, started_in_part
 from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
 from shared.users import parse_user
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 _SCHEDULE_ID = re.compile(r"[0-9a-f]{32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+
+
+def schedule_busy() -> ServiceError:
+    return ServiceError(
+        409,
+        "scheduleBusy",
+        "The schedule is changing right now; retry shortly.",
+        headers={"Retry-After": "2"},
+    )
 
 
 def schedule_not_found(schedule_id: str) -> ServiceError:
@@ -153,13 +162,15 @@ class ScheduleService:
             raise ServiceError(
                 412, "preconditionFailed", "The schedule changed since you read it (If-Match)."
             )
+        now = self._clock.now()
+        if in_step(record, now):
+            raise schedule_busy()
         if record.status == "active" or started_in_part(record):
             raise ServiceError(
                 409, "scheduleActive", "An active schedule cannot be changed; cancel it instead."
             )
         if record.status in {"cancelled", "completed"}:
             raise ServiceError(409, "scheduleFinished", f"A {record.status} schedule cannot be changed.")
-        now = self._clock.now()
         merged = {**_input_of(record), **patch.model_dump(by_alias=False, include=patch.model_fields_set)}
         try:
             fields = ScheduleInput.model_validate(merged)
@@ -174,6 +185,7 @@ class ScheduleService:
             updated_at=now,
             status="scheduled",
             last_done=None,
+            version=record.version + 1,
         )
         try:
             new_etag = await self.store.replace(updated, etag)
@@ -195,23 +207,21 @@ class ScheduleService:
         if record.status in {"cancelled", "completed", "failed"}:
             return False
         now = self._clock.now()
+        if in_step(record, now):  # a start under way: cancelling now would leave it applied
+            raise schedule_busy()
         cancelled = replace(record, status="cancelled", updated_at=now)
         try:
             await self.store.replace(cancelled, etag)
         except Conflict:
-            raise ServiceError(
-                409,
-                "scheduleBusy",
-                "The schedule is changing right now; retry shortly.",
-                headers={"Retry-After": "2"},
-            ) from None
-        if record.status == "active":
+            raise schedule_busy() from None
+        applied = record.status == "active" or started_in_part(record)
+        if applied:
             # Due now: reverted right away by the caller (ScheduleEngine.settle_now), else by the timer.
             await self._timeline.add(now, "schedule", record.id)
         await self._audit.append(
             now, caller, record.user, record.user_id, "schedule.cancel", "ok", schedule_id=record.id
         )
-        return record.status == "active"
+        return applied
 
     async def _load(self, schedule_id: str) -> tuple[ScheduleRecord, str]:
         if not _SCHEDULE_ID.fullmatch(schedule_id):

@@ -270,8 +270,11 @@ class Model:
 
     def patch(self, planned: Planned, changed: Planned, now: datetime) -> bool:
         """Whether the PATCH is accepted (api.md: not while active, nor once finished; a start that failed
-        half-way counts as active: what it wrote is undone by a cancel, or by the end of its occurrence)."""
-        if planned.status in {"active", "cancelled", "completed"} or any(planned.written.values()):
+        half-way counts as active: what it wrote is undone by a cancel, or by the end of its occurrence; once
+        the schedule failed for good, what it wrote is left to Graph's expiry and it may be changed)."""
+        if planned.status in {"active", "cancelled", "completed"}:
+            return False
+        if planned.status != "failed" and any(planned.written.values()):
             return False
         planned.__dict__.update(changed.__dict__)  # the new version, from scratch (status, attempts...)
         planned.patched = True
