@@ -19,66 +19,68 @@ from shared.operations import (
     SET_MESSAGE,
 )
 from shared.service import services
+from shared.users import valid_refs
 
 bp = func.Blueprint()
 
 
 @route(bp, GET_PRESENCE)
 async def get_presence(req: func.HttpRequest) -> func.HttpResponse:
-    authorize(req, services().settings)
+    authorize(req, GET_PRESENCE, services().settings)
     return json_response(await services().presence.read(req.route_params["user"]))
 
 
 @route(bp, QUERY_PRESENCE)
 async def query_presence(req: func.HttpRequest) -> func.HttpResponse:
-    authorize(req, services().settings)
+    caller = authorize(req, QUERY_PRESENCE, services().settings)
     query = parse_body(req, PresenceQuery, QUERY_PRESENCE.max_body)
+    caller.require("read", valid_refs(query.users))
     return json_response(await services().presence.query(query.users))
 
 
 @route(bp, HOLD_SESSION)
 async def put_session(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, HOLD_SESSION, services().settings)
     body = parse_body(req, SessionRequest)
     return json_response(await services().holding.hold_session(caller.name, req.route_params["user"], body))
 
 
 @route(bp, RELEASE_SESSION)
 async def delete_session(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, RELEASE_SESSION, services().settings)
     await services().holding.release_session(caller.name, req.route_params["user"])
     return no_content()
 
 
 @route(bp, HOLD_PREFERRED)
 async def put_preferred(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, HOLD_PREFERRED, services().settings)
     body = parse_body(req, PreferredRequest)
     return json_response(await services().holding.hold_preferred(caller.name, req.route_params["user"], body))
 
 
 @route(bp, RELEASE_PREFERRED)
 async def delete_preferred(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, RELEASE_PREFERRED, services().settings)
     await services().holding.release_preferred(caller.name, req.route_params["user"])
     return no_content()
 
 
 @route(bp, SET_MESSAGE)
 async def put_status_message(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, SET_MESSAGE, services().settings)
     body = parse_body(req, StatusMessageRequest)
     return json_response(await services().holding.set_message(caller.name, req.route_params["user"], body))
 
 
 @route(bp, CLEAR_MESSAGE)
 async def delete_status_message(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, services().settings)
+    caller = authorize(req, CLEAR_MESSAGE, services().settings)
     await services().holding.clear_message(caller.name, req.route_params["user"])
     return no_content()
 
 
 @route(bp, GET_HOLDS)
 async def get_holds(req: func.HttpRequest) -> func.HttpResponse:
-    authorize(req, services().settings)
+    authorize(req, GET_HOLDS, services().settings)
     return json_response(await services().holding.holds(req.route_params["user"]))

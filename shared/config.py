@@ -11,7 +11,15 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -36,7 +44,13 @@ class Settings(BaseModel):
     tables_connection_string: str | None = Field(None, alias="TABLES_CONNECTION_STRING", repr=False)
     tables_endpoint: str | None = Field(None, alias="TABLES_ENDPOINT")
     table_prefix: str = Field("presence", alias="TABLE_PREFIX")
+    # Set by App Service when its Authentication is on: only then are X-MS-CLIENT-PRINCIPAL headers
+    # App Service's own (it strips the ones a client sends). Declared before CALLER_AUTH, which needs it.
+    website_auth_enabled: bool = Field(False, alias="WEBSITE_AUTH_ENABLED")
     caller_auth: Literal["function-key", "entra"] = Field("function-key", alias="CALLER_AUTH")
+    # entra mode, beyond what App Service Authentication checks: the tenant and audiences accepted.
+    entra_tenant_id: str | None = Field(None, alias="ENTRA_TENANT_ID")
+    entra_audiences: tuple[str, ...] = Field((), alias="ENTRA_AUDIENCES")
     schedule_tick: str = Field("0 */1 * * * *", alias="SCHEDULE_TICK")
     renew_tick: str = Field("0 */1 * * * *", alias="RENEW_TICK")
     graph_concurrency: int = Field(8, ge=1, le=64, alias="GRAPH_CONCURRENCY")
@@ -55,7 +69,25 @@ class Settings(BaseModel):
             raise ValueError("plain http is allowed only for a loopback emulator")
         return value.rstrip("/")
 
-    @field_validator("azure_client_id", "presence_session_id")
+    @field_validator("caller_auth")
+    @classmethod
+    def _app_service_authentication(cls, value: str, info: ValidationInfo) -> str:
+        if value == "entra" and not info.data.get("website_auth_enabled"):
+            raise ValueError(
+                "Entra callers need App Service Authentication turned on (WEBSITE_AUTH_ENABLED=true): "
+                "without it anyone could send an X-MS-CLIENT-PRINCIPAL header"
+            )
+        return value
+
+    @field_validator("entra_audiences", mode="before")
+    @classmethod
+    def _audiences(cls, value: object) -> object:
+        # An app setting is one string: comma-separated (api://... URIs and client ids have no commas).
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("azure_client_id", "presence_session_id", "entra_tenant_id")
     @classmethod
     def _guid(cls, value: str | None) -> str | None:
         if value is not None and not _GUID.match(value):

@@ -8,11 +8,13 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode, urlparse
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import FieldError, ServiceError
+from shared.config import settings
+from shared.errors import FieldError, ServiceError, invalid_field
 from shared.operations import Operation
 
 log = logging.getLogger(__name__)
@@ -80,10 +82,30 @@ def route(bp: func.Blueprint, op: Operation) -> Callable[[Handler], Any]:
     """Register `handler` on `bp` as catalog operation `op`, wrapped in the problem+json error handling."""
 
     def register(handler: Handler) -> Any:
-        level = func.AuthLevel.ANONYMOUS if op.anonymous else func.AuthLevel.FUNCTION
+        # In entra mode App Service Authentication is the gate (and shared/auth.py denies by default): a
+        # function key on top would make every caller hold two secrets.
+        open_route = op.anonymous or settings().caller_auth == "entra"
+        level = func.AuthLevel.ANONYMOUS if open_route else func.AuthLevel.FUNCTION
         return bp.route(route=op.route, methods=[op.method], auth_level=level)(handle_errors(handler))
 
     return register
+
+
+def page_size(value: str | None) -> int:
+    """A list's `top`: 1 to 200, 50 when not given."""
+    if value is None:
+        return 50
+    if not value.isdigit() or not 1 <= int(value) <= 200:
+        raise invalid_field("invalidRequest", "top", "A whole number from 1 to 200.")
+    return int(value)
+
+
+def next_link(req: func.HttpRequest, query: dict[str, str | None], last: str | None) -> str | None:
+    """The URL of a list's next page: this request's, with its filters and the cursor `after`."""
+    if last is None:
+        return None
+    params = {k: v for k, v in {**query, "after": last}.items() if v}
+    return urlparse(req.url)._replace(query=urlencode(params)).geturl()
 
 
 def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -> M:

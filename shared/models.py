@@ -301,6 +301,24 @@ class Schedule(ApiModel):
     attempts: int = Field(0, **summary("Attempts"))
 
 
+class AuditEntry(ApiModel):
+    at: UtcDateTime = Field(**summary("At"))
+    caller: str = Field(
+        **summary("Caller", "function-key, app:<client id>, user:<object id> or timer:<name>.")
+    )
+    user: str = Field(**summary("User", "The user as the caller wrote it."))
+    user_id: str = Field(**summary("User id"))
+    operation: str = Field(**summary("Operation", "For example session.set or schedule.start."))
+    outcome: str = Field(**summary("Outcome", "ok, or the error code."))
+    graph_request_id: str | None = Field(None, **summary("Graph request id"))
+    schedule_id: str | None = Field(None, **summary("Schedule id"))
+
+
+class AuditList(ApiModel):
+    value: list[AuditEntry] = Field(**summary("Entries", "Newest first."))
+    next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))
+
+
 class ScheduleList(ApiModel):
     value: list[Schedule] = Field(**summary("Schedules"))
     next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))

@@ -4,10 +4,12 @@ register handlers from it and /api/openapi.json is generated from it, so the two
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel
 
 from shared.models import (
+    AuditList,
     Health,
     Holds,
     Preferred,
@@ -33,6 +35,11 @@ class Param:
     description: str
 
 
+# What a caller needs (shared/auth.py): to read users' presence and schedules, to change them, or to read
+# the audit trail.
+Access = Literal["read", "write", "audit"]
+
+
 @dataclass(frozen=True)
 class Operation:
     operation_id: str  # PascalCase: Power Automate shows it as the action's id
@@ -46,6 +53,7 @@ class Operation:
     body: type[BaseModel] | None = None
     max_body: int = 64 * 1024
     anonymous: bool = False
+    access: Access = "read"
     path_params: tuple[Param, ...] = field(default_factory=tuple)
     query_params: tuple[Param, ...] = field(default_factory=tuple)
     header_params: tuple[Param, ...] = field(default_factory=tuple)
@@ -88,6 +96,7 @@ HOLD_SESSION = Operation(
     Session,
     body=SessionRequest,
     path_params=(USER,),
+    access="write",
 )
 RELEASE_SESSION = Operation(
     "ClearPresenceSession",
@@ -99,6 +108,7 @@ RELEASE_SESSION = Operation(
     None,
     status=204,
     path_params=(USER,),
+    access="write",
 )
 HOLD_PREFERRED = Operation(
     "SetPreferredPresence",
@@ -112,6 +122,7 @@ HOLD_PREFERRED = Operation(
     Preferred,
     body=PreferredRequest,
     path_params=(USER,),
+    access="write",
 )
 RELEASE_PREFERRED = Operation(
     "ClearPreferredPresence",
@@ -123,6 +134,7 @@ RELEASE_PREFERRED = Operation(
     None,
     status=204,
     path_params=(USER,),
+    access="write",
 )
 SET_MESSAGE = Operation(
     "SetStatusMessage",
@@ -135,6 +147,7 @@ SET_MESSAGE = Operation(
     StatusMessage,
     body=StatusMessageRequest,
     path_params=(USER,),
+    access="write",
 )
 CLEAR_MESSAGE = Operation(
     "ClearStatusMessage",
@@ -146,6 +159,7 @@ CLEAR_MESSAGE = Operation(
     None,
     status=204,
     path_params=(USER,),
+    access="write",
 )
 GET_HOLDS = Operation(
     "GetPresenceHolds",
@@ -172,6 +186,7 @@ CREATE_SCHEDULE = Operation(
     status=201,
     body=ScheduleInput,
     header_params=(Param("Idempotency-Key", "Idempotency key", "Any unique string; kept 24 hours."),),
+    access="write",
 )
 LIST_SCHEDULES = Operation(
     "ListSchedules",
@@ -209,6 +224,7 @@ UPDATE_SCHEDULE = Operation(
     body=ScheduleFields,
     path_params=(SCHEDULE_ID,),
     header_params=(Param("If-Match", "If match", "The ETag from GetSchedule."),),
+    access="write",
 )
 CANCEL_SCHEDULE = Operation(
     "CancelSchedule",
@@ -220,6 +236,24 @@ CANCEL_SCHEDULE = Operation(
     None,
     status=204,
     path_params=(SCHEDULE_ID,),
+    access="write",
+)
+LIST_AUDIT = Operation(
+    "ListAuditEntries",
+    "GET",
+    "audit",
+    "List the audit trail",
+    "Every change made through the API and by the timers (who, whose presence, what, the outcome and "
+    "Graph's request id), newest first, a page at a time (follow nextLink). Kept RETENTION_DAYS.",
+    "Audit",
+    AuditList,
+    access="audit",
+    query_params=(
+        Param("user", "User", "Only entries about this user (object id or UPN)."),
+        Param("from", "From", "Only entries at or after this time (ISO 8601 with offset)."),
+        Param("to", "To", "Only entries at or before this time (ISO 8601 with offset)."),
+        Param("top", "Page size", "1 to 200 (default 50)."),
+    ),
 )
 HEALTH = Operation(
     "GetHealth",
@@ -257,6 +291,7 @@ CATALOG: tuple[Operation, ...] = (
     GET_SCHEDULE,
     UPDATE_SCHEDULE,
     CANCEL_SCHEDULE,
+    LIST_AUDIT,
     HEALTH,
     OPENAPI,
 )

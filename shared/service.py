@@ -12,6 +12,7 @@ from datetime import timedelta
 from azure.core.credentials_async import AsyncTokenCredential
 from msgraph import GraphServiceClient
 
+from shared.audit import AuditTrail
 from shared.clock import Clock, system_clock
 from shared.config import Settings, settings
 from shared.directory import UserDirectory
@@ -40,6 +41,7 @@ class Services:
     holding: HoldService
     schedules: ScheduleService
     engine: ScheduleEngine
+    audit: AuditTrail
 
     async def health(self) -> dict[str, bool]:
         """Whether storage and Graph answer, each within 10 s, checked at the same time."""
@@ -92,7 +94,8 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         max_attempts=config.max_attempts,
         concurrency=config.graph_concurrency,
     )
-    return Services(config, clock, tables, gateway, directory, presence, holding, schedules, engine)
+    trail = AuditTrail(audit, directory, clock, config.retention_days)
+    return Services(config, clock, tables, gateway, directory, presence, holding, schedules, engine, trail)
 
 
 def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Callable[[], Awaitable[str]]:

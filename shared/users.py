@@ -54,6 +54,17 @@ def parse_user(value: object, field: str = "user") -> UserRef:
     )
 
 
+def valid_refs(values: list[str]) -> list[UserRef]:
+    """The values that are user ids or UPNs; the others are answered as errors and never looked up."""
+    refs = []
+    for value in values:
+        try:
+            refs.append(parse_user(value))
+        except ServiceError:
+            continue
+    return refs
+
+
 def is_user_id(value: str) -> bool:
     return bool(_GUID.fullmatch(value))
 

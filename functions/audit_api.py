@@ -1,0 +1,25 @@
+"""The audit trail: who changed whose presence, when, and with what outcome."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.auth import authorize
+from shared.http import json_response, next_link, page_size, route
+from shared.models import AuditList
+from shared.operations import LIST_AUDIT
+from shared.service import services
+
+bp = func.Blueprint()
+
+
+@route(bp, LIST_AUDIT)
+async def list_audit(req: func.HttpRequest) -> func.HttpResponse:
+    caller = authorize(req, LIST_AUDIT, services().settings)
+    caller.require("audit")
+    query = {name: req.params.get(name) for name in ("user", "from", "to")}
+    top = page_size(req.params.get("top"))
+    entries, last = await services().audit.read(
+        query["user"], query["from"], query["to"], top, req.params.get("after")
+    )
+    return json_response(AuditList(value=entries, next_link=next_link(req, {**query, "top": str(top)}, last)))

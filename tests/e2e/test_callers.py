@@ -1,0 +1,340 @@
+"""Every caller against every route, through the local host: in `entra` mode (principals as App Service
+Authentication passes them) and in `function-key` mode (keys as the Functions host checks them). Each
+refusal is checked to have reached neither Graph (no write in the emulator's journal) nor storage (no row
+added, changed or removed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from azure.data.tables.aio import TableServiceClient
+
+from localdev.graph import EmulatorControl
+from localdev.graph.demo import ALICE_ID, BOB_ID
+from localdev.stack import Stack
+from tests.e2e.conftest import KEY, REPO, Api, Reply
+
+TENANT = "7e4a0000-0000-4000-8000-0000000000aa"
+AUDIENCE = "api://presence-e2e"
+ALICE_UPN = "alice@contoso.test"
+READ_WRITE, READ = "Presence.ReadWrite.All", "Presence.Read.All"
+
+
+# --- callers -----------------------------------------------------------------------------------------
+
+
+def principal(claims: list[tuple[str, str]]) -> str:
+    document = {"auth_typ": "aad", "claims": [{"typ": t, "val": v} for t, v in claims], "role_typ": "roles"}
+    return base64.b64encode(json.dumps(document).encode()).decode()
+
+
+def app(*roles: str, audience: str = AUDIENCE, tenant: str = TENANT) -> str:
+    claims = [("aud", audience), ("tid", tenant), ("azp", "c11e4700-0000-4000-8000-0000000000bb")]
+    return principal(claims + [("idtyp", "app"), ("oid", BOB_ID)] + [("roles", r) for r in roles])
+
+
+def alice(*roles: str) -> str:
+    claims = [("aud", AUDIENCE), ("tid", TENANT), ("scp", "user_impersonation"), ("oid", ALICE_ID)]
+    return principal(claims + [("preferred_username", ALICE_UPN)] + [("roles", r) for r in roles])
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    header: str | None
+    reads: set[str]  # whose presence and schedules it may read: "alice", "bob"
+    writes: set[str]
+    audit: bool = False
+    status: int = 403  # what a refusal is
+
+
+ENTRA_CALLERS = [
+    Caller("nobody", None, set(), set(), status=401),
+    Caller("malformed", "eyJub3QiOiAianNvbiI", set(), set(), status=401),
+    Caller("wrong-audience", app(READ_WRITE, audience="api://someone-else"), set(), set(), status=401),
+    Caller(
+        "wrong-tenant",
+        app(READ_WRITE, tenant="00000000-0000-4000-8000-000000000000"),
+        set(),
+        set(),
+        status=401,
+    ),
+    Caller("app-without-roles", app(), set(), set()),
+    Caller("app-other-role", app("Directory.Read.All"), set(), set()),
+    Caller("app-read", app(READ), {"alice", "bob"}, set()),
+    Caller("app-read-write", app(READ_WRITE), {"alice", "bob"}, {"alice", "bob"}, audit=True),
+    Caller("alice-herself", alice(), {"alice"}, {"alice"}),
+    Caller("alice-with-read", alice(READ), {"alice", "bob"}, {"alice"}),
+]
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+Send = Callable[[Api, dict[str, str], str], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    access: str  # "read", "write" or "audit"
+    send: Send  # (api, headers, schedule id) -> reply; the target user is in the route's name
+    ok: int
+    whom: str  # "alice", "bob", or "" for the audit trail
+
+
+def on_user(method: str, path: str, body: Any | None, ok: int, access: str) -> list[Route]:
+    routes = []
+    for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID)):
+
+        def send(api: Api, headers: dict[str, str], _: str, user: str = user) -> Awaitable[Reply]:
+            kwargs = {"json": body} if body is not None else {}
+            return api.call(method, path.format(user=user), key=None, headers=headers, **kwargs)
+
+        routes.append(Route(f"{method} {path} ({whom})", access, send, ok, whom))
+    return routes
+
+
+def on_schedule(method: str, body: Any | None, ok: int, access: str) -> list[Route]:
+    routes = []
+    for whom in ("alice", "bob"):
+
+        def send(api: Api, headers: dict[str, str], schedule_id: str) -> Awaitable[Reply]:
+            kwargs = {"json": body} if body is not None else {}
+            return api.call(method, f"/api/schedules/{schedule_id}", key=None, headers=headers, **kwargs)
+
+        routes.append(Route(f"{method} /api/schedules/{{id}} ({whom})", access, send, ok, whom))
+    return routes
+
+
+def schedule_body(user: str) -> dict[str, Any]:
+    return {
+        "user": user,
+        "start": "2030-01-07T09:00:00Z",
+        "end": "2030-01-07T10:00:00Z",
+        "statusMessage": "Workshop",
+    }
+
+
+ROUTES = [
+    *on_user("GET", "/api/users/{user}/presence", None, 200, "read"),
+    *on_user("GET", "/api/users/{user}/presence/holds", None, 200, "read"),
+    *on_user(
+        "PUT",
+        "/api/users/{user}/presence/session",
+        {"availability": "Busy", "activity": "InACall"},
+        200,
+        "write",
+    ),
+    *on_user("DELETE", "/api/users/{user}/presence/session", None, 204, "write"),
+    *on_user(
+        "PUT",
+        "/api/users/{user}/presence/preferred",
+        {"availability": "Away", "activity": "Away"},
+        200,
+        "write",
+    ),
+    *on_user("DELETE", "/api/users/{user}/presence/preferred", None, 204, "write"),
+    *on_user("PUT", "/api/users/{user}/presence/status-message", {"message": "Out for lunch"}, 200, "write"),
+    *on_user("DELETE", "/api/users/{user}/presence/status-message", None, 204, "write"),
+    *[
+        Route(
+            f"POST /api/presence/query ({whom})",
+            "read",
+            lambda api, headers, _, user=user: api.post(
+                "/api/presence/query", key=None, headers=headers, json={"users": [user]}
+            ),
+            200,
+            whom,
+        )
+        for whom, user in (("alice", ALICE_ID), ("bob", "bob@contoso.test"))
+    ],
+    *[
+        Route(
+            f"POST /api/schedules ({whom})",
+            "write",
+            lambda api, headers, _, user=user: api.post(
+                "/api/schedules", key=None, headers=headers, json=schedule_body(user)
+            ),
+            201,
+            whom,
+        )
+        for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID))
+    ],
+    *[
+        Route(
+            f"GET /api/schedules?user= ({whom})",
+            "read",
+            lambda api, headers, _, user=user: api.get(
+                f"/api/schedules?user={user}", key=None, headers=headers
+            ),
+            200,
+            whom,
+        )
+        for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID))
+    ],
+    *on_schedule("GET", None, 200, "read"),
+    *on_schedule("PATCH", {"statusMessage": "Workshop, room 4"}, 200, "write"),
+    *on_schedule("DELETE", None, 204, "write"),
+    Route(
+        "GET /api/audit",
+        "audit",
+        lambda api, headers, _: api.get("/api/audit", key=None, headers=headers),
+        200,
+        "",
+    ),
+]
+
+
+def allowed(caller: Caller, route: Route) -> bool:
+    if route.access == "audit":
+        return caller.audit
+    return route.whom in (caller.reads if route.access == "read" else caller.writes)
+
+
+# --- the stacks and what a refusal must not have touched ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def entra_stack() -> Iterator[Stack]:
+    env = {
+        "CALLER_AUTH": "entra",
+        "WEBSITE_AUTH_ENABLED": "true",
+        "ENTRA_TENANT_ID": TENANT,
+        "ENTRA_AUDIENCES": f"{AUDIENCE},api://another",
+    }
+    with Stack(app_dir=REPO, function_key=KEY, run_timers=False, env=env) as running:
+        running.start()
+        yield running
+
+
+async def snapshot(stack: Stack) -> dict[str, list[tuple[str, str, str]]]:
+    """Every row of the service's tables, with its ETag: a write anywhere changes it."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    async with TableServiceClient.from_connection_string(stack.azurite.connection_string) as service:
+        async for table in service.list_tables():
+            if table.name.startswith(stack.table_prefix):
+                client = service.get_table_client(table.name)
+                rows = [
+                    (r["PartitionKey"], r["RowKey"], r.metadata["etag"]) async for r in client.list_entities()
+                ]
+                found[table.name] = sorted(rows)
+    return found
+
+
+async def graph_writes(graph: EmulatorControl) -> int:
+    return len([e for e in await graph.journal(method="POST") if "/presence/" in e.path])
+
+
+@pytest.fixture(scope="module")
+async def entra_api(entra_stack: Stack) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(session, entra_stack.host_url)
+
+
+ADMIN = {"x-ms-client-principal": app(READ_WRITE)}
+
+
+async def schedules_for_both(api: Api) -> dict[str, str]:
+    ids = {}
+    for whom, user in (("alice", ALICE_ID), ("bob", BOB_ID)):
+        reply = await api.post("/api/schedules", key=None, headers=ADMIN, json=schedule_body(user))
+        assert reply.status == 201, reply.body
+        ids[whom] = reply.body["id"]
+    return ids
+
+
+@pytest.mark.parametrize("caller", ENTRA_CALLERS, ids=lambda c: c.name)
+async def test_entra_callers_on_every_route(caller: Caller, entra_stack: Stack, entra_api: Api):
+    async with EmulatorControl(entra_stack.graph_url) as graph:
+        await graph.reset()
+        outcomes = []
+        for route in ROUTES:
+            # Fresh ones for each route about a schedule: an allowed DELETE cancels its own.
+            ids = await schedules_for_both(entra_api) if "{id}" in route.name else {}
+            headers = {"x-ms-client-principal": caller.header} if caller.header else {}
+            before_rows, before_writes = await snapshot(entra_stack), await graph_writes(graph)
+            reply = await route.send(entra_api, headers, ids.get(route.whom, ""))
+            if allowed(caller, route):
+                outcomes.append((route.name, reply.status == route.ok, reply.status))
+                continue
+            untouched = (
+                await snapshot(entra_stack) == before_rows and await graph_writes(graph) == before_writes
+            )
+            problem = reply.content_type == "application/problem+json"
+            outcomes.append(
+                (route.name, reply.status == caller.status and untouched and problem, reply.status)
+            )
+        wrong = [(name, status) for name, ok, status in outcomes if not ok]
+        assert not wrong, f"{caller.name}: {wrong}"
+
+
+async def test_an_entra_host_takes_no_function_key_and_audits_the_caller(entra_stack: Stack, entra_api: Api):
+    """App Service Authentication is the gate: no key needed, and the audit trail names the principal."""
+    headers = {"x-ms-client-principal": alice()}
+    reply = await entra_api.put(
+        f"/api/users/{ALICE_UPN}/presence/status-message", key=None, headers=headers, json={"message": "Hi"}
+    )
+    assert reply.status == 200, reply.body
+    trail = await entra_api.get(f"/api/audit?user={ALICE_ID}", key=None, headers=ADMIN)
+    assert trail.status == 200, trail.body
+    assert trail.body["value"][0]["caller"] == f"user:{ALICE_ID}"
+    assert trail.body["value"][0]["operation"] == "statusMessage.set"
+
+
+# --- function keys -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("how", "status"),
+    [("none", 401), ("wrong-header", 401), ("wrong-code", 401), ("header", None), ("code", None)],
+)
+async def test_function_keys_on_every_route(how: str, status: int | None, api: Api, graph, stack: Stack):
+    """The local host checks FUNCTION_KEY like the Functions host: in x-functions-key or ?code=."""
+    function_key_routes = [r for r in ROUTES if r.whom in {"alice", ""}]
+    wrong = []
+    for route in function_key_routes:
+        ids = await schedules_for_both_with_key(api) if "{id}" in route.name else {"alice": ""}
+        headers, query = {}, ""
+        if how.endswith("header"):
+            headers["x-functions-key"] = KEY if how == "header" else "not-the-key"
+        if how.endswith("code"):
+            query = KEY if how == "code" else "not-the-key"
+        with_code = CodeApi(api, query)
+        before_rows, before_writes = await snapshot(stack), await graph_writes(graph)
+        reply = await route.send(with_code, headers, ids["alice"])
+        if status is None:
+            if reply.status != route.ok:
+                wrong.append((route.name, reply.status))
+        elif reply.status != status or (await snapshot(stack), await graph_writes(graph)) != (
+            before_rows,
+            before_writes,
+        ):
+            wrong.append((route.name, reply.status))
+    for open_route in ("/api/health", "/api/openapi.json"):
+        assert (await api.get(open_route, key=None)).status == 200
+    assert not wrong, wrong
+
+
+async def schedules_for_both_with_key(api: Api) -> dict[str, str]:
+    reply = await api.post("/api/schedules", json=schedule_body(ALICE_ID))
+    assert reply.status == 201, reply.body
+    return {"alice": reply.body["id"]}
+
+
+class CodeApi(Api):
+    """The same calls with `?code=` on the URL (a key in the query, as a flow's HTTP action may send it)."""
+
+    def __init__(self, api: Api, code: str) -> None:
+        super().__init__(api._session, api.base)
+        self._code = code
+
+    async def call(self, method: str, path: str, *, key: str | None = KEY, **kwargs: Any) -> Reply:
+        if self._code:
+            path += ("&" if "?" in path else "?") + f"code={self._code}"
+        return await super().call(method, path, key=key, **kwargs)
