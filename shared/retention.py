@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.hold_store import AuditLog
 from shared.keys import encode_key
 from shared.scheduling import IDEMPOTENCY_TTL
 from shared.tables import TableStore, guarded
@@ -36,6 +37,7 @@ async def purge_history(store: TableStore, now: datetime, retention_days: int) -
     await _delete(store, "ScheduleIndex", [(encode_key(r["UserId"]), r["PartitionKey"]) for r in finished])
     await _delete(store, "Schedules", [(r["PartitionKey"], r["RowKey"]) for r in finished])
     purged["Schedules"] = len(finished)
+    await AuditLog(store).append(now, "timer:purge_history", "", "", "history.purge", "ok")
     return purged
 
 

@@ -338,3 +338,37 @@ class CodeApi(Api):
         if self._code:
             path += ("&" if "?" in path else "?") + f"code={self._code}"
         return await super().call(method, path, key=key, **kwargs)
+
+
+async def test_principals_keys_and_message_text_never_reach_the_log(entra_stack: Stack, entra_api: Api):
+    """After every caller has called every route above: the host's log (app and host, INFO and above)
+    holds no principal, no claim value that identifies a caller, no key and no message text."""
+    headers = {"x-ms-client-principal": alice()}
+    message = {"message": "Secret plans for Friday"}
+    reply = await entra_api.put(
+        f"/api/users/{ALICE_UPN}/presence/status-message", key=None, headers=headers, json=message
+    )
+    assert reply.status == 200
+    log = entra_stack.host_log.read_text()
+    assert "Secret plans" not in log
+    assert "Out for lunch" not in log
+    for caller in ENTRA_CALLERS:
+        assert caller.header is None or caller.header not in log
+    assert TENANT not in log
+    assert KEY not in log
+
+
+async def test_a_signed_in_user_lists_only_her_own_schedules(entra_stack: Stack, entra_api: Api):
+    ids = await schedules_for_both(entra_api)
+    mine = await entra_api.get("/api/schedules", key=None, headers={"x-ms-client-principal": alice()})
+    assert mine.status == 200, mine.body
+    listed = {s["id"] for s in mine.body["value"]}
+    assert ids["alice"] in listed
+    assert ids["bob"] not in listed
+    assert {s["userId"] for s in mine.body["value"]} == {ALICE_ID}
+    reader = {"x-ms-client-principal": app(READ)}
+    for whom, user in (("alice", ALICE_ID), ("bob", BOB_ID)):
+        theirs = await entra_api.get(f"/api/schedules?user={user}&top=200", key=None, headers=reader)
+        assert ids[whom] in {s["id"] for s in theirs.body["value"]}
+    nobody = await entra_api.get("/api/schedules", key=None, headers={"x-ms-client-principal": app()})
+    assert nobody.status == 403

@@ -66,9 +66,12 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
     purged = await purge_history(services.tables, NOW, retention_days=30)
 
     assert purged == {"Audit": 2, "Idempotency": 1, "UserCache": 1, "Schedules": 3}
-    assert sorted(r["At"].date().isoformat() for r in await rows(services, azurite, "Audit")) == [
-        "2026-10-25",
-        "2026-11-22",
+    audit_rows = await rows(services, azurite, "Audit")
+    kept = sorted((r["At"].date().isoformat(), r["Operation"]) for r in audit_rows)
+    assert kept == [
+        ("2026-10-25", "session.set"),
+        ("2026-11-22", "session.set"),
+        ("2026-11-23", "history.purge"),  # the purge itself is in the trail
     ]
     assert [r["ScheduleId"] for r in await rows(services, azurite, "Idempotency")] == ["b" * 32]
     assert sorted(r["PartitionKey"] for r in await rows(services, azurite, "Schedules")) == [
