@@ -15,7 +15,7 @@ bp = func.Blueprint()
 
 @route(bp, LIST_AUDIT)
 async def list_audit(req: func.HttpRequest) -> func.HttpResponse:
-    caller = authorize(req, LIST_AUDIT, services().settings)
+    caller = await authorize(req, LIST_AUDIT, services())
     caller.require("audit")
     query = {name: req.params.get(name) for name in ("user", "from", "to")}
     top = page_size(req.params.get("top"))

@@ -16,14 +16,18 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from shared.config import Settings, settings
+from shared.config import Settings
+from shared.directory import UserDirectory
 from shared.errors import ServiceError
 from shared.operations import Access, Operation
 from shared.users import UserRef, is_user_id, parse_user
+
+if TYPE_CHECKING:
+    from shared.service import Services
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ _MAX_PRINCIPAL = 64 * 1024  # App Service passes at most a token's worth of clai
 # Claim types as App Service passes them: short names (v2 tokens, mapped or not) or the long URIs of the
 # .NET claim mapping. Each entry: every spelling of one claim.
 _ROLES = ("roles", "role", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
+_ROLE_TYPES = frozenset(_ROLES)
 _SCOPES = ("scp", "http://schemas.microsoft.com/identity/claims/scope")
 _OBJECT_ID = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
 _TENANT = ("tid", "http://schemas.microsoft.com/identity/claims/tenantid")
@@ -98,14 +103,28 @@ def _verb(access: Access) -> str:
 FUNCTION_KEY_CALLER = Caller("function-key", everything=True)
 
 
-def authorize(req: func.HttpRequest, op: Operation, config: Settings | None = None) -> Caller:
+async def authorize(req: func.HttpRequest, op: Operation, services: Services) -> Caller:
     """The caller of `req`, checked for `op` on the user in its path (if any); 401/403 otherwise. Other
-    targets (a body's users, a stored schedule's user) are checked by the handler with `Caller.require`."""
-    config = config or settings()
-    caller = authenticate(req, config)
+    targets (a body's users, a stored schedule's user) are checked by the handler with `permit`. A caller
+    that may do nothing at all is refused here, before its request is even read."""
+    caller = authenticate(req, services.settings)
+    if not (caller.everything or caller.user_id or caller.roles & {ROLE_READ, ROLE_READ_WRITE}):
+        caller.require(op.access)  # a 403 naming the role it lacks
     if "user" in req.route_params:
-        caller.require(op.access, [parse_user(req.route_params["user"])])
+        await permit(caller, op.access, [parse_user(req.route_params["user"])], services.directory)
     return caller
+
+
+async def permit(caller: Caller, access: Access, users: list[UserRef], directory: UserDirectory) -> None:
+    """`Caller.require`, and for a signed-in user naming herself by UPN, that the UPN is hers now: a UPN
+    can be given to somebody else (the token's claim is only a hint), an object id cannot. That lookup is
+    the only Graph call before a refusal, a directory read, and only for the caller's own UPN."""
+    caller.require(access, users)
+    if caller.unrestricted(access):
+        return
+    for user in users:
+        if not user.is_id and await directory.resolve(user) != caller.user_id:
+            raise ServiceError(403, "forbidden", "This UPN is not yours; use your object id.")
 
 
 def authenticate(req: func.HttpRequest, config: Settings) -> Caller:
@@ -119,10 +138,11 @@ def authenticate(req: func.HttpRequest, config: Settings) -> Caller:
 
 def caller_from_principal(header: str, config: Settings) -> Caller:
     claims = _claims(header)
-    tenant = _one(claims, _TENANT)
-    if config.entra_tenant_id is not None and (tenant or "").lower() != config.entra_tenant_id.lower():
+    tenants = {t.lower() for t in _all(claims, _TENANT)}
+    if tenants != {config.entra_tenant_id}:
         raise _unauthenticated("The token was issued for another tenant.")
-    if config.entra_audiences and _one(claims, _AUDIENCE) not in config.entra_audiences:
+    audiences = set(_all(claims, _AUDIENCE))
+    if not audiences or not audiences <= set(config.entra_audiences):
         raise _unauthenticated("The token was issued for another audience.")
     roles = frozenset(_all(claims, _ROLES))
     scopes = " ".join(_all(claims, _SCOPES)).split()
@@ -146,11 +166,15 @@ def _claims(header: str) -> dict[str, list[str]]:
     try:
         text = header.strip().replace("-", "+").replace("_", "/")  # base64url too
         document: Any = json.loads(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise _unauthenticated("The client principal is not base64 JSON.") from None
     if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
         raise _unauthenticated("The client principal has no claims.")
-    role_type = document.get("role_typ")
+    if str(document.get("auth_typ", "")).lower() != "aad":
+        raise _unauthenticated("The client principal is not from Microsoft Entra ID.")
+    # role_typ names the claim type App Service put the roles in: only ever one of the role claim types
+    # (honouring any other, say "scp" or "oid", would let a claim of that kind pass as a role).
+    role_type = document.get("role_typ") if str(document.get("role_typ")).lower() in _ROLE_TYPES else None
     claims: dict[str, list[str]] = {}
     for claim in document["claims"]:
         if not isinstance(claim, dict) or not isinstance(claim.get("typ"), str):
@@ -158,19 +182,20 @@ def _claims(header: str) -> dict[str, list[str]]:
         value = claim.get("val")
         if not isinstance(value, str):
             raise _unauthenticated("A claim of the client principal is malformed.")
-        kind = claim["typ"]
-        if isinstance(role_type, str) and kind == role_type:
-            kind = "roles"
-        claims.setdefault(kind.lower(), []).extend(_values(value))
+        kind = claim["typ"].lower()
+        if kind == str(role_type).lower() or kind in _ROLE_TYPES:
+            claims.setdefault("roles", []).extend(_values(value))  # a JSON array only here
+        else:
+            claims.setdefault(kind, []).append(value)
     return claims
 
 
 def _values(value: str) -> list[str]:
-    """One claim value, or several when a proxy passed a multi-valued claim as a JSON array."""
+    """One role, or several when a proxy passed the multi-valued claim as a JSON array."""
     if value.startswith("["):
         try:
             values = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return [value]
         if isinstance(values, list) and all(isinstance(v, str) for v in values):
             return values

@@ -79,6 +79,14 @@ class Settings(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _entra_issuer(self) -> Settings:
+        # Without them any tenant's token for any audience App Service lets through would be trusted:
+        # a multi-tenant registration, or an issuer left open, would hand the service's power out.
+        if self.caller_auth == "entra" and (self.entra_tenant_id is None or not self.entra_audiences):
+            raise ValueError("CALLER_AUTH=entra needs ENTRA_TENANT_ID and ENTRA_AUDIENCES")
+        return self
+
     @field_validator("entra_audiences", mode="before")
     @classmethod
     def _audiences(cls, value: object) -> object:
@@ -160,9 +168,10 @@ def _storage_fallback(env: Mapping[str, str], values: dict[str, str]) -> dict[st
 
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else "storage"
     message = str(first["msg"]).removeprefix("Value error, ")
-    return f"setting {name}: {message}"
+    if not first["loc"]:  # a rule across settings: its message names them
+        return f"settings: {message}"
+    return f"setting {first['loc'][0]}: {message}"
 
 
 @lru_cache(maxsize=1)

@@ -95,7 +95,7 @@ def page_size(value: str | None) -> int:
     """A list's `top`: 1 to 200, 50 when not given."""
     if value is None:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= 200:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 200:
         raise invalid_field("invalidRequest", "top", "A whole number from 1 to 200.")
     return int(value)
 

@@ -175,10 +175,11 @@ def _split_rule(recurrence: str) -> _Rule:
     if "COUNT" in parts and "UNTIL" in parts:
         raise _bad_rule("Give COUNT or UNTIL, not both (RFC 5545).")
     # INTERVAL=0 would make dateutil yield the same day forever.
-    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
+    interval = parts.get("INTERVAL", "1")
+    if not (interval.isascii() and interval.isdigit() and int(interval) >= 1):
         raise _bad_rule("INTERVAL must be a positive whole number.")
     count = parts.pop("COUNT", None)
-    if count is not None and not count.isdigit():
+    if count is not None and not (count.isascii() and count.isdigit()):
         raise _bad_rule("COUNT must be a whole number.")
     until = parts.pop("UNTIL", None)
     until_match = _UNTIL.fullmatch(until) if until is not None else None

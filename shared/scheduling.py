@@ -98,8 +98,13 @@ class ScheduleService:
         user_id = await self._directory.resolve(parse_user(fields.user))
         schedule_id = uuid.uuid4().hex
         if key is not None:
-            schedule_id = await self._idempotent_id(key, body_hash(fields), schedule_id, now)
+            # Keys are the caller's own: another caller's key never finds (nor blocks) this one's.
+            schedule_id = await self._idempotent_id(f"{caller}\n{key}", body_hash(fields), schedule_id, now)
             existing, _ = await self.store.get(schedule_id)
+            if existing is not None and existing.user_id != user_id:  # moved to somebody else since
+                raise ServiceError(
+                    409, "idempotencyKeyReused", "This Idempotency-Key's schedule is now another user's."
+                )
             if existing is not None:
                 return self.view(existing, now)
         record = _record(schedule_id, fields, user_id, caller, now)
@@ -143,13 +148,13 @@ class ScheduleService:
     async def list(
         self, user: str | None, status: str | None, top: int, after: str | None
     ) -> tuple[list[Schedule], str | None]:
-        user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         if status is not None and status not in {"scheduled", "active", "completed", "cancelled", "failed"}:
             raise invalid_field(
                 "invalidRequest", "status", "scheduled, active, completed, cancelled or failed."
             )
         if after is not None and not _SCHEDULE_ID.fullmatch(after):
             raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
+        user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
         now = self._clock.now()
         return [self.view(r, now) for r in records], last
@@ -201,9 +206,12 @@ class ScheduleService:
         )
         return self.view(updated, now), new_etag
 
-    async def cancel(self, caller: str, schedule_id: str) -> bool:
-        """Mark it cancelled; True when it was running, so what it applied must be reverted now."""
+    async def cancel(self, caller: str, schedule_id: str, if_match: str | None = None) -> bool:
+        """Mark it cancelled (only the version `if_match`, when given); True when it was running, so what it
+        applied must be reverted now."""
         record, etag = await self._load(schedule_id)
+        if if_match is not None and if_match not in {etag, "*"}:
+            raise schedule_busy()  # changed since the caller's rights were checked: check again
         if record.status in {"cancelled", "completed", "failed"}:
             return False
         now = self._clock.now()

@@ -40,8 +40,12 @@ def app(*roles: str, audience: str = AUDIENCE, tenant: str = TENANT) -> str:
 
 
 def alice(*roles: str) -> str:
-    claims = [("aud", AUDIENCE), ("tid", TENANT), ("scp", "user_impersonation"), ("oid", ALICE_ID)]
-    return principal(claims + [("preferred_username", ALICE_UPN)] + [("roles", r) for r in roles])
+    return signed_in(ALICE_ID, ALICE_UPN, *roles)
+
+
+def signed_in(object_id: str, upn: str, *roles: str) -> str:
+    claims = [("aud", AUDIENCE), ("tid", TENANT), ("scp", "user_impersonation"), ("oid", object_id)]
+    return principal(claims + [("preferred_username", upn)] + [("roles", r) for r in roles])
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ ENTRA_CALLERS = [
     Caller("app-read-write", app(READ_WRITE), {"alice", "bob"}, {"alice", "bob"}, audit=True),
     Caller("alice-herself", alice(), {"alice"}, {"alice"}),
     Caller("alice-with-read", alice(READ), {"alice", "bob"}, {"alice"}),
+    # Alice's UPN given to Bob since (or a token whose UPN claim is stale): it is Alice's id it resolves to.
+    Caller("bob-with-alices-upn", signed_in(BOB_ID, ALICE_UPN), {"bob"}, {"bob"}),
 ]
 
 
@@ -152,7 +158,7 @@ ROUTES = [
             200,
             whom,
         )
-        for whom, user in (("alice", ALICE_ID), ("bob", "bob@contoso.test"))
+        for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID))
     ],
     *[
         Route(
@@ -253,6 +259,10 @@ async def schedules_for_both(api: Api) -> dict[str, str]:
 async def test_entra_callers_on_every_route(caller: Caller, entra_stack: Stack, entra_api: Api):
     async with EmulatorControl(entra_stack.graph_url) as graph:
         await graph.reset()
+        # Alice's UPN in the user cache beforehand: resolving it for a refusal then writes nothing.
+        assert (
+            await entra_api.get(f"/api/users/{ALICE_UPN}/presence", key=None, headers=ADMIN)
+        ).status == 200
         outcomes = []
         for route in ROUTES:
             # Fresh ones for each route about a schedule: an allowed DELETE cancels its own.
@@ -373,3 +383,32 @@ async def test_a_signed_in_user_lists_only_her_own_schedules(entra_stack: Stack,
         assert ids[whom] in {s["id"] for s in theirs.body["value"]}
     nobody = await entra_api.get("/api/schedules", key=None, headers={"x-ms-client-principal": app()})
     assert nobody.status == 403
+
+
+async def test_idempotency_keys_are_each_callers_own(entra_stack: Stack, entra_api: Api):
+    """The same key from two callers makes two schedules; a replay whose schedule was moved to somebody
+    else since is a 409, not that person's schedule."""
+    key = {"Idempotency-Key": "morning-standup"}
+    mine = await entra_api.post(
+        "/api/schedules",
+        key=None,
+        headers={**key, "x-ms-client-principal": alice()},
+        json=schedule_body(ALICE_ID),
+    )
+    theirs = await entra_api.post(
+        "/api/schedules", key=None, headers={**key, **ADMIN}, json=schedule_body(ALICE_ID)
+    )
+    assert (mine.status, theirs.status) == (201, 201)
+    assert mine.body["id"] != theirs.body["id"]
+    moved = await entra_api.call(
+        "PATCH", f"/api/schedules/{mine.body['id']}", key=None, headers=ADMIN, json={"user": BOB_ID}
+    )
+    assert moved.status == 200, moved.body
+    again = await entra_api.post(
+        "/api/schedules",
+        key=None,
+        headers={**key, "x-ms-client-principal": alice()},
+        json=schedule_body(ALICE_ID),
+    )
+    assert again.status == 409
+    assert again.body["code"] == "idempotencyKeyReused"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.auth import ROLE_READ, ROLE_READ_WRITE, Caller, caller_from_principal
-from shared.config import Settings
+from shared.config import Settings, SettingsError
 from shared.errors import ServiceError
 from shared.users import parse_user
 
@@ -20,6 +20,7 @@ ROLE_URI = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 SCOPE_URI = "http://schemas.microsoft.com/identity/claims/scope"
 OID_URI = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 CUSTOM = "http://custom/role"
+ISSUED = [("http://schemas.microsoft.com/identity/claims/tenantid", TENANT), ("aud", "api://presence")]
 
 
 def entra(**env: str) -> Settings:
@@ -28,6 +29,8 @@ def entra(**env: str) -> Settings:
             "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
             "CALLER_AUTH": "entra",
             "WEBSITE_AUTH_ENABLED": "true",
+            "ENTRA_TENANT_ID": TENANT,
+            "ENTRA_AUDIENCES": "api://presence",
             **env,
         }
     )
@@ -54,7 +57,7 @@ def user_token(oid: str = ALICE, **short: str) -> list[tuple[str, str]]:
     [
         (app_token(ROLE_READ_WRITE), {}, {ROLE_READ_WRITE}),
         (app_token(ROLE_READ_WRITE, role_type=ROLE_URI), {}, {ROLE_READ_WRITE}),
-        (app_token(ROLE_READ, role_type=CUSTOM), {"role_typ": CUSTOM}, {ROLE_READ}),
+        (app_token(ROLE_READ, role_type=ROLE_URI), {"role_typ": ROLE_URI}, {ROLE_READ}),
         (app_token(json.dumps([ROLE_READ, ROLE_READ_WRITE])), {}, {ROLE_READ, ROLE_READ_WRITE}),
         (app_token(ROLE_READ, ROLE_READ_WRITE), {}, {ROLE_READ, ROLE_READ_WRITE}),
     ],
@@ -71,7 +74,7 @@ def test_app_roles_are_read_in_every_spelling(claims, extra, roles):
     "claims",
     [
         user_token(preferred_username="Alice@Contoso.test"),
-        [(SCOPE_URI, "user_impersonation"), (OID_URI, ALICE.upper()), ("upn", "alice@contoso.test")],
+        [(SCOPE_URI, "user_impersonation"), (OID_URI, ALICE.upper()), ("upn", "alice@contoso.test"), *ISSUED],
         user_token(idtyp="user", scp="", preferred_username="alice@contoso.test"),
     ],
     ids=["short", "uri", "idtyp"],
@@ -92,8 +95,21 @@ def test_a_signed_in_user_is_known_by_object_id_and_upn(claims):
         base64.b64encode(json.dumps({"claims": [{"typ": "oid", "val": None}]}).encode()).decode(),
         principal([("scp", "x"), ("oid", "not-a-guid")]),
         "A" * 70_000,
+        base64.b64encode(b"[" * 5000).decode(),
+        principal(user_token(), auth_typ="google"),
     ],
-    ids=["not-base64", "not-json", "not-object", "no-claims", "typ-not-str", "val-not-str", "oid", "huge"],
+    ids=[
+        "not-base64",
+        "not-json",
+        "not-object",
+        "no-claims",
+        "typ-str",
+        "val-str",
+        "oid",
+        "huge",
+        "deep",
+        "idp",
+    ],
 )
 def test_a_malformed_principal_is_401_not_500(header):
     with pytest.raises(ServiceError) as refused:
@@ -111,14 +127,39 @@ def test_base64url_without_padding_is_accepted():
     [
         ({"ENTRA_TENANT_ID": "00000000-0000-4000-8000-000000000000"}, user_token()),
         ({"ENTRA_AUDIENCES": "api://other,1234"}, user_token()),
-        ({"ENTRA_TENANT_ID": TENANT}, [("scp", "x"), ("oid", ALICE)]),  # no tid claim at all
+        ({}, [("scp", "x"), ("oid", ALICE), ("aud", "api://presence")]),  # no tid claim at all
+        ({}, [*user_token(), ("tid", "00000000-0000-4000-8000-000000000000")]),  # two tenants
+        ({}, [*user_token(), ("aud", "api://other")]),  # two audiences
+        ({}, [("scp", "x"), ("oid", ALICE), ("tid", TENANT)]),  # no aud claim
     ],
-    ids=["tenant", "audience", "no-tenant"],
+    ids=["tenant", "audience", "no-tenant", "two-tenants", "two-audiences", "no-audience"],
 )
 def test_another_tenant_or_audience_is_401(env, claims):
     with pytest.raises(ServiceError) as refused:
         caller_from_principal(principal(claims), entra(**env))
     assert refused.value.status == 401
+
+
+def test_role_typ_cannot_turn_another_claim_into_a_role():
+    claims = [*user_token(), ("scp", ROLE_READ_WRITE)]
+    caller = caller_from_principal(principal(claims, role_typ="scp"), entra())
+    assert caller.roles == frozenset()
+    assert caller.user_id == ALICE
+
+
+def test_a_custom_role_claim_type_is_not_trusted():
+    caller = caller_from_principal(
+        principal(app_token(ROLE_READ, role_type=CUSTOM), role_typ=CUSTOM), entra()
+    )
+    assert caller.roles == frozenset()
+
+
+def test_entra_mode_needs_the_tenant_and_audiences():
+    base = {"TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true", "CALLER_AUTH": "entra"}
+    with pytest.raises(SettingsError, match="WEBSITE_AUTH_ENABLED"):
+        Settings.from_env(base)
+    with pytest.raises(SettingsError, match="ENTRA_TENANT_ID and ENTRA_AUDIENCES"):
+        Settings.from_env({**base, "WEBSITE_AUTH_ENABLED": "true", "ENTRA_TENANT_ID": TENANT})
 
 
 def test_the_configured_tenant_and_audience_pass():
