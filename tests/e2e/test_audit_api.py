@@ -114,6 +114,7 @@ async def test_filters_and_pages_across_days(api, graph, clock):
     [
         ("?top=0", "top"),
         ("?top=201", "top"),
+        ("?top=%C2%B2", "top"),  # a superscript two: a digit to str.isdigit, not to int()
         ("?from=2026-11-23T08:00:00", "from"),
         ("?from=yesterday", "from"),
         ("?to=2026-11-23T08:00:00Z&from=2026-11-24T08:00:00Z", "from"),

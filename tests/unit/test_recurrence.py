@@ -273,6 +273,8 @@ def test_times_and_zones_are_400s_naming_the_field(kwargs, code, field):
         "FREQ=MONTHLY;BYDAY=+9MO",
         "FREQ=DAILY;BYHOUR=25",
         "FREQ=DAILY;INTERVAL=0",
+        "FREQ=DAILY;INTERVAL=\u00b2",  # superscript two: str.isdigit says yes, int() says no
+        "FREQ=DAILY;COUNT=\u00b2",
         "FREQ=DAILY;COUNT=many",
         "FREQ=DAILY;COUNT=5;COUNT=6",
         "FREQ=DAILY;COUNT=5;UNTIL=20270401T000000Z",
