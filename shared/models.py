@@ -3,11 +3,19 @@ generate the OpenAPI description, so the three never disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from shared.presence_rules import PREFERRED_PAIRS, SESSION_PAIRS
+
+_SESSION_AVAILABILITY = {a for a, _ in SESSION_PAIRS}
+_SESSION_ACTIVITY = {b for _, b in SESSION_PAIRS}
+_PREFERRED_AVAILABILITY = {a for a, _ in PREFERRED_PAIRS}
+_PREFERRED_ACTIVITY = {b for _, b in PREFERRED_PAIRS}
 
 
 class ApiModel(BaseModel):
@@ -25,9 +33,22 @@ def _utc(value: datetime) -> datetime:
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
-def summary(text: str, description: str | None = None, **kwargs: object) -> dict[str, object]:
-    """Field metadata: `x-ms-summary` is what Power Automate shows as the field's label."""
-    extra = {"x-ms-summary": text}
+def summary(
+    text: str,
+    description: str | None = None,
+    *,
+    advanced: bool = False,
+    enum: Iterable[str] | None = None,
+    **kwargs: object,
+) -> dict[str, object]:
+    """Field metadata: `x-ms-summary` is what Power Automate shows as the field's label; an `advanced`
+    field is behind "Show advanced options"; `enum` makes it a drop-down (the values are still checked
+    by the rules in shared/presence_rules.py, which say which pairs go together)."""
+    extra: dict[str, object] = {"x-ms-summary": text}
+    if advanced:
+        extra["x-ms-visibility"] = "advanced"
+    if enum is not None:
+        extra["enum"] = sorted(enum)
     return {"description": description or text, "json_schema_extra": extra, **kwargs}
 
 
@@ -82,19 +103,19 @@ class Health(ApiModel):
 
 
 class ProblemField(ApiModel):
-    field: str
-    message: str
+    field: str = Field(**summary("Field", "The offending field or parameter, e.g. user or until."))
+    message: str = Field(**summary("Message"))
 
 
 class Problem(ApiModel):
     """application/problem+json (RFC 9457) with the service's stable `code`."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str = Field(description="Stable camelCase error code, e.g. invalidUser, userNotFound.")
-    errors: list[ProblemField] | None = None
+    type: str = Field(**summary("Type"))
+    title: str = Field(**summary("Title"))
+    status: int = Field(**summary("Status", "The HTTP status."))
+    detail: str = Field(**summary("Detail", "What is wrong, in a sentence."))
+    code: str = Field(**summary("Code", "Stable camelCase error code, e.g. invalidUser, userNotFound."))
+    errors: list[ProblemField] | None = Field(None, **summary("Errors", "One entry per offending field."))
 
 
 # --- holding a presence ------------------------------------------------------------------------------
@@ -111,6 +132,7 @@ UNTIL = Field(
     **summary(
         "Until",
         "When to let go: ISO 8601 with an offset, or without one plus timeZone. Not with durationMinutes.",
+        advanced=True,
     ),
 )
 TIME_ZONE = Field(
@@ -119,6 +141,7 @@ TIME_ZONE = Field(
     **summary(
         "Time zone",
         "IANA (Europe/Berlin) or Windows (W. Europe Standard Time) name for an until without offset.",
+        advanced=True,
     ),
 )
 
@@ -133,7 +156,8 @@ class HoldWindow(ApiModel):
 
 class SessionRequest(HoldWindow):
     availability: str = Field(
-        max_length=32, **summary("Availability", "Available, Busy, Away or DoNotDisturb.")
+        max_length=32,
+        **summary("Availability", "Available, Busy, Away or DoNotDisturb.", enum=_SESSION_AVAILABILITY),
     )
     activity: str = Field(
         max_length=32,
@@ -141,6 +165,7 @@ class SessionRequest(HoldWindow):
             "Activity",
             "Pairs: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away, "
             "DoNotDisturb/Presenting.",
+            enum=_SESSION_ACTIVITY,
         ),
     )
 
@@ -148,7 +173,11 @@ class SessionRequest(HoldWindow):
 class PreferredRequest(HoldWindow):
     availability: str = Field(
         max_length=32,
-        **summary("Availability", "Available, Busy, DoNotDisturb, BeRightBack, Away or Offline."),
+        **summary(
+            "Availability",
+            "Available, Busy, DoNotDisturb, BeRightBack, Away or Offline.",
+            enum=_PREFERRED_AVAILABILITY,
+        ),
     )
     activity: str = Field(
         max_length=32,
@@ -156,12 +185,16 @@ class PreferredRequest(HoldWindow):
             "Activity",
             "Pairs: Available/Available, Busy/Busy, DoNotDisturb/DoNotDisturb, "
             "BeRightBack/BeRightBack, Away/Away, Offline/OffWork.",
+            enum=_PREFERRED_ACTIVITY,
         ),
     )
     keep_session_alive: bool = Field(
         True,
         **summary(
-            "Keep session alive", "Also hold a session, so the presence shows while the user is signed out."
+            "Keep session alive",
+            "Also hold a session, so the presence shows while the user is signed out (a preferred presence "
+            "alone shows Offline then).",
+            advanced=True,
         ),
     )
 
@@ -230,8 +263,21 @@ class Holds(ApiModel):
 
 
 class PresencePair(ApiModel):
-    availability: str = Field(max_length=32, **summary("Availability"))
-    activity: str = Field(max_length=32, **summary("Activity"))
+    """A schedule's presence (a session pair) or preferred presence (a preferred pair)."""
+
+    availability: str = Field(
+        max_length=32, **summary("Availability", enum=_SESSION_AVAILABILITY | _PREFERRED_AVAILABILITY)
+    )
+    activity: str = Field(
+        max_length=32,
+        **summary(
+            "Activity",
+            "Presence pairs: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away, "
+            "DoNotDisturb/Presenting. Preferred pairs: Available/Available, Busy/Busy, "
+            "DoNotDisturb/DoNotDisturb, BeRightBack/BeRightBack, Away/Away, Offline/OffWork.",
+            enum=_SESSION_ACTIVITY | _PREFERRED_ACTIVITY,
+        ),
+    )
 
 
 ScheduleTime = Annotated[
@@ -264,7 +310,11 @@ class ScheduleFields(ApiModel):
     preferred_presence: PresencePair | None = Field(None, **summary("Preferred presence"))
     restore_previous: bool | None = Field(
         None,
-        **summary("Restore previous", "At the end, put back the message shown at the start (default true)."),
+        **summary(
+            "Restore previous",
+            "At the end, put back the message shown at the start (default true).",
+            advanced=True,
+        ),
     )
 
 

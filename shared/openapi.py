@@ -3,14 +3,17 @@ operation catalog and the same pydantic models that validate requests."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
 
 from shared.models import Problem
-from shared.operations import CATALOG, Operation
+from shared.operations import CATALOG, Operation, Param
 
 _REF = "#/definitions/{model}"
+# connector/apiDefinition.swagger.json names this host; the maker sets the real one when importing.
+CONNECTOR_HOST = "your-function-app.azurewebsites.net"
 
 
 def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
@@ -37,6 +40,17 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
         },
         "paths": paths,
         "definitions": dict(sorted(definitions.items())),
+        "x-ms-connector-metadata": [
+            {
+                "propertyName": "Website",
+                "propertyValue": "https://learn.microsoft.com/graph/api/resources/presence",
+            },
+            {
+                "propertyName": "Privacy policy",
+                "propertyValue": "https://privacy.microsoft.com/privacystatement",
+            },
+            {"propertyName": "Categories", "propertyValue": "Productivity;Communication"},
+        ],
     }
     if host:
         doc["host"] = host
@@ -44,35 +58,16 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
 
 
 def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
-    params: list[dict[str, Any]] = [
-        {
-            "name": p.name,
-            "in": "path",
-            "required": True,
-            "type": "string",
-            "x-ms-summary": p.summary,
-            "description": p.description,
-        }
-        for p in op.path_params
-    ]
-    params += [
-        {
-            "name": p.name,
-            "in": where,
-            "required": False,
-            "type": "string",
-            "x-ms-summary": p.summary,
-            "description": p.description,
-        }
-        for where, group in (("query", op.query_params), ("header", op.header_params))
-        for p in group
-    ]
+    params = [_param(p, "path") for p in op.path_params]
+    params += [_param(p, "query") for p in op.query_params] + [_param(p, "header") for p in op.header_params]
     if op.body is not None:
         params.append(
             {
                 "name": "body",
                 "in": "body",
                 "required": True,
+                "x-ms-summary": "Request",
+                "description": "The request, as JSON.",
                 "schema": {"$ref": _add_model(op.body, definitions)},
             }
         )
@@ -101,6 +96,20 @@ def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _param(p: Param, where: str) -> dict[str, Any]:
+    param: dict[str, Any] = {
+        "name": p.name,
+        "in": where,
+        "required": where == "path",
+        "type": "string",
+        "x-ms-summary": p.summary,
+        "description": p.description,
+    }
+    if p.visibility is not None:
+        param["x-ms-visibility"] = p.visibility
+    return param
+
+
 def _add_model(model: type[BaseModel], definitions: dict[str, Any]) -> str:
     schema = model.model_json_schema(by_alias=True, ref_template=_REF)
     for name, sub in schema.pop("$defs", {}).items():
@@ -125,6 +134,8 @@ def _to_swagger(node: Any) -> Any:
             node = {**rest[0], **node, "x-nullable": True}
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if "default" in node and node["default"] is None:
+        node.pop("default")  # Swagger 2.0 has no null: an absent default says the same
     node.pop("title", None)
     if "$ref" in node:
         return {"$ref": node["$ref"]}
@@ -132,3 +143,12 @@ def _to_swagger(node: Any) -> Any:
     if "properties" in node:
         out["properties"] = {k: _to_swagger(v) for k, v in node["properties"].items()}
     return out
+
+
+def connector_definition() -> str:
+    """connector/apiDefinition.swagger.json: the served document for CONNECTOR_HOST, as checked in."""
+    return json.dumps(swagger(CONNECTOR_HOST), indent=2) + "\n"
+
+
+if __name__ == "__main__":  # scripts/generate-connector
+    print(connector_definition(), end="")

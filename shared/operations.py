@@ -33,6 +33,7 @@ class Param:
     name: str
     summary: str
     description: str
+    visibility: Literal["important", "advanced"] | None = None  # Power Automate's x-ms-visibility
 
 
 # What a caller needs (shared/auth.py): to read users' presence and schedules, to change them, or to read
@@ -59,7 +60,7 @@ class Operation:
     header_params: tuple[Param, ...] = field(default_factory=tuple)
 
 
-USER = Param("user", "User", "The user's Entra object id (GUID) or UPN/e-mail.")
+USER = Param("user", "User", "The user's Entra object id (GUID) or UPN/e-mail.", "important")
 
 GET_PRESENCE = Operation(
     "GetPresence",
@@ -185,7 +186,14 @@ CREATE_SCHEDULE = Operation(
     Schedule,
     status=201,
     body=ScheduleInput,
-    header_params=(Param("Idempotency-Key", "Idempotency key", "Any unique string; kept 24 hours."),),
+    header_params=(
+        Param(
+            "Idempotency-Key",
+            "Idempotency key",
+            "Any unique string: a retry with the same key and body returns the same schedule (24 hours).",
+            "advanced",
+        ),
+    ),
     access="write",
 )
 LIST_SCHEDULES = Operation(
@@ -199,7 +207,7 @@ LIST_SCHEDULES = Operation(
     query_params=(
         Param("user", "User", "Only this user's schedules (object id or UPN)."),
         Param("status", "Status", "scheduled, active, completed, cancelled or failed."),
-        Param("top", "Page size", "1 to 200 (default 50)."),
+        Param("top", "Page size", "1 to 200 (default 50).", "advanced"),
     ),
 )
 GET_SCHEDULE = Operation(
@@ -223,7 +231,7 @@ UPDATE_SCHEDULE = Operation(
     Schedule,
     body=ScheduleFields,
     path_params=(SCHEDULE_ID,),
-    header_params=(Param("If-Match", "If match", "The ETag from GetSchedule."),),
+    header_params=(Param("If-Match", "If match", "The ETag from GetSchedule.", "advanced"),),
     access="write",
 )
 CANCEL_SCHEDULE = Operation(
@@ -250,9 +258,9 @@ LIST_AUDIT = Operation(
     access="audit",
     query_params=(
         Param("user", "User", "Only entries about this user (object id or UPN)."),
-        Param("from", "From", "Only entries at or after this time (ISO 8601 with offset)."),
-        Param("to", "To", "Only entries at or before this time (ISO 8601 with offset)."),
-        Param("top", "Page size", "1 to 200 (default 50)."),
+        Param("from", "From", "Only entries at or after this time (ISO 8601 with offset).", "advanced"),
+        Param("to", "To", "Only entries at or before this time (ISO 8601 with offset).", "advanced"),
+        Param("top", "Page size", "1 to 200 (default 50).", "advanced"),
     ),
 )
 HEALTH = Operation(
