@@ -3,12 +3,23 @@
 `create_app()` builds it, `python -m localdev graph` serves it, `EmulatorControl` drives its control
 plane. Module map: rules (Graph's validation rules), state (the tenant, pure), resources (JSON shapes),
 handlers (the /v1.0 routes), graph_api and batch (the request pipeline), control_api (/_emulator),
-journal, faults, clock, auth, errors, demo (the demo users' fixed ids).
+journal, faults, clock, auth, errors, demo (the demo users' and service principals' fixed ids), apps
+(Microsoft Graph's service principal and app role ids).
 """
 
 from localdev.graph.app import create_app
+from localdev.graph.apps import GRAPH_APP_ID, GRAPH_APP_ROLE_IDS
 from localdev.graph.control import EmulatorControl, EmulatorControlError, JournalEntry
-from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, DEMO_USERS
+from localdev.graph.demo import (
+    ALICE_ID,
+    BOB_ID,
+    CAROL_ID,
+    DAVE_ID,
+    DEMO_USERS,
+    FUNC_MI_ID,
+    FUNC_MI_NAME,
+    GRAPH_SP_ID,
+)
 from shared.identity import LOOPBACK_APP_ID
 
 __all__ = [
@@ -17,6 +28,11 @@ __all__ = [
     "CAROL_ID",
     "DAVE_ID",
     "DEMO_USERS",
+    "FUNC_MI_ID",
+    "FUNC_MI_NAME",
+    "GRAPH_APP_ID",
+    "GRAPH_APP_ROLE_IDS",
+    "GRAPH_SP_ID",
     "LOOPBACK_APP_ID",
     "EmulatorControl",
     "EmulatorControlError",

@@ -28,6 +28,12 @@ class Permission(Enum):
             "Directory.ReadWrite.All",
         }
     )
+    # Service principals and the app roles granted to them (Graph documents these for both delegated and
+    # application callers; a grant needs AppRoleAssignment.ReadWrite.All and READ_APPLICATIONS).
+    READ_APPLICATIONS = frozenset(
+        {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+    )
+    WRITE_APP_ROLE_ASSIGNMENTS = frozenset({"AppRoleAssignment.ReadWrite.All"})
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,30 @@ class EmulatorControl:
     async def user_state(self, user_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/users/{user_id}/state")
 
+    # --- service principals and app role grants ---
+
+    async def service_principals(self) -> list[dict[str, Any]]:
+        """Every service principal: {"id", "appId", "displayName", "servicePrincipalType", "appRoles"}."""
+        return (await self._call("GET", "/servicePrincipals"))["value"]
+
+    async def seed_service_principals(self, sps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add service principals, each {"displayName", "id"?, "appId"?, "servicePrincipalType"?
+        ("ManagedIdentity" by default, or "Application"), "appRoles"?: [{"id", "value", ...}]}."""
+        body = {"servicePrincipals": [dict(sp) for sp in sps]}
+        return (await self._call("POST", "/servicePrincipals", json=body))["value"]
+
+    async def app_role_assignments(
+        self, *, principal_id: str | None = None, resource_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """App roles granted (Graph's appRoleAssignment shape plus "appRoleValue"), oldest first."""
+        params = {k: v for k, v in (("principalId", principal_id), ("resourceId", resource_id)) if v}
+        return (await self._call("GET", "/appRoleAssignments", params=params))["value"]
+
+    async def grant_app_role(self, principal_id: str, resource_id: str, app_role_id: str) -> dict[str, Any]:
+        """A grant that already exists (made elsewhere): not journaled."""
+        body = {"principalId": principal_id, "resourceId": resource_id, "appRoleId": app_role_id}
+        return await self._call("POST", "/appRoleAssignments", json=body)
+
     # --- permissions and reset ---
 
     async def permissions(self) -> list[str]:

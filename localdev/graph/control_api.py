@@ -1,5 +1,6 @@
-"""The control plane under /_emulator: users, simulated Teams sessions, clock, faults, journal, latency,
-permissions, reset. JSON in and out, no auth (loopback only, checked in app.py), never journaled."""
+"""The control plane under /_emulator: users, simulated Teams sessions, service principals and app role
+grants, clock, faults, journal, latency, permissions, reset. JSON in and out, no auth (loopback only,
+checked in app.py), never journaled."""
 
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ from localdev.graph.clock import iso_z
 from localdev.graph.emulator import EMULATOR, Emulator
 from localdev.graph.errors import GraphError, bad_request
 from localdev.graph.faults import FaultRule, RandomFaults
+from localdev.graph.handlers import new_assignment_id
+from localdev.graph.resources import app_role_assignment_resource
 from localdev.graph.state import (
+    AppRole,
+    AppRoleAssignment,
+    AssignmentExists,
     OutOfOffice,
+    ServicePrincipal,
     Session,
     SessionKind,
     User,
@@ -158,6 +165,43 @@ class LatencyIn(_Body):
 
 class PermissionsIn(_Body):
     roles: list[str]
+
+
+def _check_guid(value: str | None) -> str | None:
+    if value is not None and not rules.is_guid(value):
+        raise ValueError("must be a GUID")
+    return value
+
+
+class AppRoleIn(_Body):
+    id: str
+    value: str = Field(min_length=1)
+    display_name: str | None = None
+    allowed_member_types: list[Literal["Application", "User"]] = Field(default=["Application"], min_length=1)
+
+    _id = field_validator("id")(_check_guid)
+
+
+class ServicePrincipalIn(_Body):
+    display_name: str = Field(min_length=1)
+    id: str | None = None
+    app_id: str | None = None
+    service_principal_type: Literal["Application", "ManagedIdentity"] = "ManagedIdentity"
+    app_roles: list[AppRoleIn] = []
+
+    _ids = field_validator("id", "app_id")(_check_guid)
+
+
+class ServicePrincipalsIn(_Body):
+    service_principals: list[ServicePrincipalIn] = Field(min_length=1)
+
+
+class AppRoleAssignmentIn(_Body):
+    principal_id: str
+    resource_id: str
+    app_role_id: str
+
+    _ids = field_validator("principal_id", "resource_id", "app_role_id")(_check_guid)
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -336,6 +380,106 @@ def user_state(emulator: Emulator, user: User) -> dict[str, Any]:
             "placeId": record.work_location.place_id,
         },
     }
+
+
+# --- service principals and app role grants ------------------------------------------------------------
+
+
+def _sp_json(sp: ServicePrincipal) -> dict[str, Any]:
+    return {
+        "id": sp.id,
+        "appId": sp.app_id,
+        "displayName": sp.display_name,
+        "servicePrincipalType": sp.service_principal_type,
+        "appRoles": [
+            {"id": r.id, "value": r.value, "allowedMemberTypes": list(r.allowed_member_types)}
+            for r in sp.app_roles
+        ],
+    }
+
+
+def _assignment_json(emulator: Emulator, assignment: AppRoleAssignment) -> dict[str, Any]:
+    tenant = emulator.tenant
+    resource = tenant.service_principal(assignment.resource_id)
+    body = app_role_assignment_resource(
+        assignment, tenant.service_principal(assignment.principal_id), resource
+    )
+    role = resource.app_role(assignment.app_role_id) if resource is not None else None
+    return {**body, "appRoleValue": role.value if role is not None else None}
+
+
+@routes.get("/_emulator/servicePrincipals")
+async def list_service_principals(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"value": [_sp_json(sp) for sp in _emulator(request).tenant.service_principals()]}
+    )
+
+
+@routes.post("/_emulator/servicePrincipals")
+async def seed_service_principals(request: web.Request) -> web.Response:
+    body = await _parse(request, ServicePrincipalsIn)
+    tenant = _emulator(request).tenant
+    created = []
+    for seed in body.service_principals:
+        roles = tuple(
+            AppRole(
+                r.id,
+                r.value,
+                r.display_name or r.value,
+                r.display_name or r.value,
+                tuple(r.allowed_member_types),
+            )
+            for r in seed.app_roles
+        )
+        sp = ServicePrincipal(
+            id=seed.id or str(uuid.uuid4()),
+            app_id=seed.app_id or str(uuid.uuid4()),
+            display_name=seed.display_name,
+            service_principal_type=seed.service_principal_type,
+            app_roles=roles,
+        )
+        try:
+            created.append(tenant.add_service_principal(sp))
+        except ValueError as exc:
+            raise GraphError(409, "Conflict", str(exc)) from None
+    return web.json_response({"value": [_sp_json(sp) for sp in created]}, status=201)
+
+
+@routes.get("/_emulator/appRoleAssignments")
+async def list_app_role_assignments(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    assignments = emulator.tenant.app_role_assignments(
+        principal_id=request.query.get("principalId") or None,
+        resource_id=request.query.get("resourceId") or None,
+    )
+    return web.json_response({"value": [_assignment_json(emulator, a) for a in assignments]})
+
+
+@routes.post("/_emulator/appRoleAssignments")
+async def seed_app_role_assignment(request: web.Request) -> web.Response:
+    """A grant that exists before the test (made in the portal, say); not journaled."""
+    emulator = _emulator(request)
+    body = await _parse(request, AppRoleAssignmentIn)
+    tenant = emulator.tenant
+    principal, resource = (
+        tenant.service_principal(body.principal_id),
+        tenant.service_principal(body.resource_id),
+    )
+    if principal is None or resource is None:
+        missing = body.principal_id if principal is None else body.resource_id
+        raise GraphError(404, "NotFound", f"No service principal with id '{missing}'.")
+    if resource.app_role(body.app_role_id) is None:
+        raise bad_request(f"The service principal '{resource.id}' defines no app role '{body.app_role_id}'.")
+    assignment_id = new_assignment_id(principal.id)
+    try:
+        assignment = tenant.assign_app_role(
+            AppRoleAssignment(
+                assignment_id, principal.id, resource.id, body.app_role_id, emulator.clock.now()
+            )
+        )
+    except AssignmentExists as exc:
+        raise GraphError(409, "Conflict", str(exc)) from None
+    return web.json_response(_assignment_json(emulator, assignment), status=201)
 
 
 # --- clock -------------------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@
 | bob@contoso.test   | b0b00000-0000-4000-8000-000000000002 |
 | carol@contoso.test | ca201000-0000-4000-8000-000000000003 |
 | dave@contoso.test  | da7e0000-0000-4000-8000-000000000004 |
+
+Service principals: Microsoft Graph's (`GRAPH_SP_ID`, in every tenant, even without demo users) and, with
+the demo users, the Function App's system-assigned managed identity (`FUNC_MI_ID`, displayName
+`FUNC_MI_NAME`; its appId is the emulator's app id), which holds no app role until one is granted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ ALICE_ID = "a11ce000-0000-4000-8000-000000000001"
 BOB_ID = "b0b00000-0000-4000-8000-000000000002"
 CAROL_ID = "ca201000-0000-4000-8000-000000000003"
 DAVE_ID = "da7e0000-0000-4000-8000-000000000004"
+
+GRAPH_SP_ID = "9a9e0000-0000-4000-8000-00000000a001"  # Microsoft Graph's service principal in this tenant
+FUNC_MI_ID = "f0c00000-0000-4000-8000-00000000b001"  # the demo Function App's managed identity
+FUNC_MI_NAME = "func-presence-demo"
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from localdev.graph.apps import microsoft_graph_service_principal
 from localdev.graph.auth import DEFAULT_ROLES
 from localdev.graph.clock import EmulatorClock
-from localdev.graph.demo import DEMO_USERS
+from localdev.graph.demo import DEMO_USERS, FUNC_MI_ID, FUNC_MI_NAME, GRAPH_SP_ID
 from localdev.graph.faults import Faults, Latency
 from localdev.graph.journal import Journal
 from localdev.graph.rules import is_guid
-from localdev.graph.state import Tenant, User
+from localdev.graph.state import ServicePrincipal, Tenant, User
 
 USER_SEEDS = ("demo", "none")
 
@@ -32,7 +33,8 @@ class Emulator:
         self.tenant = self._seeded_tenant()
 
     def reset(self) -> None:
-        """Back to the start: seeded users, empty journal, no faults or latency, real time, default roles."""
+        """Back to the start: seeded users and service principals (no app role granted), empty journal, no
+        faults or latency, real time, default roles."""
         self.clock.reset()
         self.journal.clear()
         self.faults.clear()
@@ -42,12 +44,30 @@ class Emulator:
 
     def _seeded_tenant(self) -> Tenant:
         tenant = Tenant()
+        tenant.add_service_principal(microsoft_graph_service_principal(GRAPH_SP_ID))
         if self.users_seed == "demo":
             for demo in DEMO_USERS:
                 tenant.add_user(
                     User(demo.id, demo.user_principal_name, demo.display_name, demo.user_principal_name)
                 )
+            # The Function App's system-assigned identity; the local stack acts as it (same appId).
+            site = f"/subscriptions/{_DEMO_SUBSCRIPTION}/resourcegroups/rg-presence-demo"
+            tenant.add_service_principal(
+                ServicePrincipal(
+                    id=FUNC_MI_ID,
+                    app_id=self.app_id,
+                    display_name=FUNC_MI_NAME,
+                    service_principal_type="ManagedIdentity",
+                    alternative_names=(
+                        "isExplicit=False",
+                        f"{site}/providers/Microsoft.Web/sites/{FUNC_MI_NAME}",
+                    ),
+                )
+            )
         return tenant
+
+
+_DEMO_SUBSCRIPTION = "00000000-0000-4000-8000-00000000c001"
 
 
 # Where an aiohttp application keeps its emulator.

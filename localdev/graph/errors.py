@@ -86,6 +86,34 @@ def user_not_found(key: str) -> GraphError:
     )
 
 
+def directory_object_not_found(key: str) -> GraphError:
+    """A service principal (or another directory object) that does not exist: the same wording as a user."""
+    return user_not_found(key)
+
+
+def invalid_object_id(key: str) -> GraphError:
+    # Graph (directory): an id in the path or body that is not a GUID.
+    return GraphError(400, "Request_BadRequest", f"Invalid object identifier '{key}'.")
+
+
+def unsupported_query(message: str) -> GraphError:
+    # Graph (directory): a $filter it does not support on that property, or at all.
+    return GraphError(400, "Request_UnsupportedQuery", message)
+
+
+def app_role_not_found(resource_app_id: str) -> GraphError:
+    return GraphError(
+        400,
+        "Request_BadRequest",
+        f"Permission being assigned was not found on application '{resource_app_id}'.",
+    )
+
+
+def app_role_assignment_exists() -> GraphError:
+    # Graph answers a second grant of the same app role to the same principal with a 400, not a 409.
+    return GraphError(400, "Request_BadRequest", "Permission being assigned already exists on the object.")
+
+
 def presence_not_found(user_id: str) -> GraphError:
     return GraphError(404, "NotFound", f"The presence of user '{user_id}' was not found.")
 

@@ -76,7 +76,8 @@ class GraphApi:
     def dispatch(self, request: GraphRequest, caller: Caller) -> GraphResponse:
         segments = _resolve_me(request.segments, caller)
         route, params = match_route(request.method, segments)
-        authorize(self.emulator.roles, route.permission)
+        for permission in (route.permission, *route.also_requires):
+            authorize(self.emulator.roles, permission)
         if route.object_id_only and "user" in params:
             check_presence_user_id(params["user"])
         check_query_options(request.query, route)

@@ -3,6 +3,8 @@ read the tenant (state.py), answer in Graph's shape (resources.py). Errors are r
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +13,34 @@ from typing import Any
 from localdev.graph import rules
 from localdev.graph.auth import Caller, Permission
 from localdev.graph.emulator import Emulator
-from localdev.graph.errors import bad_request, presence_not_found, user_not_found
-from localdev.graph.resources import parse_select, presence_resource, user_resource
-from localdev.graph.state import PreferredPresence, Session, SessionKind, StatusMessage, User
+from localdev.graph.errors import (
+    app_role_assignment_exists,
+    app_role_not_found,
+    bad_request,
+    directory_object_not_found,
+    invalid_object_id,
+    presence_not_found,
+    user_not_found,
+)
+from localdev.graph.resources import (
+    app_role_assignment_resource,
+    parse_select,
+    parse_sp_select,
+    presence_resource,
+    service_principal_resource,
+    service_principals_context,
+    user_resource,
+)
+from localdev.graph.state import (
+    AppRoleAssignment,
+    AssignmentExists,
+    PreferredPresence,
+    ServicePrincipal,
+    Session,
+    SessionKind,
+    StatusMessage,
+    User,
+)
 from localdev.graph.wire import GraphRequest, GraphResponse
 
 
@@ -37,6 +64,7 @@ class Route:
     handler: Handler
     object_id_only: bool = True  # Graph: presence routes take the user's object id, never a UPN
     query_options: frozenset[str] = frozenset()  # the OData query options the route supports
+    also_requires: tuple[Permission, ...] = ()  # further permissions needed as well as `permission`
 
 
 def ok(body: Any = None) -> GraphResponse:
@@ -141,6 +169,105 @@ def set_status_message(ctx: Context) -> GraphResponse:
     return ok()
 
 
+# --- service principals and app role assignments ---------------------------------------------------------
+
+
+def list_service_principals(ctx: Context) -> GraphResponse:
+    options = query_options(ctx.request.query)
+    select = parse_sp_select(options["select"]) if "select" in options else None
+    found = ctx.emulator.tenant.service_principals()
+    if "filter" in options:
+        name, value = rules.service_principal_filter(options["filter"])
+        # Directory string comparisons ignore case.
+        attribute = {"appId": "app_id", "displayName": "display_name"}[name]
+        found = [sp for sp in found if getattr(sp, attribute).lower() == value.lower()]
+    return ok(
+        {
+            "@odata.context": service_principals_context(ctx.request.base_url, select, entity=False),
+            "value": [service_principal_resource(sp, select) for sp in found],
+        }
+    )
+
+
+def get_service_principal(ctx: Context) -> GraphResponse:
+    raw_select = query_options(ctx.request.query).get("select")
+    select = parse_sp_select(raw_select) if raw_select is not None else None
+    sp = _service_principal(ctx)
+    context = service_principals_context(ctx.request.base_url, select, entity=True)
+    return ok({"@odata.context": context, **service_principal_resource(sp, select)})
+
+
+def list_app_role_assigned_to(ctx: Context) -> GraphResponse:
+    """The grants of the resource's app roles (for Microsoft Graph's: every application permission)."""
+    resource = _service_principal(ctx)
+    assignments = ctx.emulator.tenant.app_role_assignments(resource_id=resource.id)
+    return _assignments(ctx, resource, "appRoleAssignedTo", assignments)
+
+
+def list_app_role_assignments(ctx: Context) -> GraphResponse:
+    """The app roles granted to this service principal, whatever their resource."""
+    principal = _service_principal(ctx)
+    assignments = ctx.emulator.tenant.app_role_assignments(principal_id=principal.id)
+    return _assignments(ctx, principal, "appRoleAssignments", assignments)
+
+
+def grant_app_role(ctx: Context) -> GraphResponse:
+    """POST /servicePrincipals/{resource}/appRoleAssignedTo: grant one of the resource's app roles."""
+    resource = _service_principal(ctx)
+    principal_id, resource_id, app_role_id = rules.check_app_role_assignment_body(ctx.request.json_body())
+    if resource_id != resource.id:
+        # Strict reading: the body names the same resource as the URL.
+        raise bad_request(f"resourceId '{resource_id}' must be the service principal in the request URL.")
+    tenant = ctx.emulator.tenant
+    principal = tenant.service_principal(principal_id)
+    if principal is None:
+        if tenant.user(principal_id) is not None:
+            raise bad_request("The emulator grants app roles to service principals only.")
+        raise directory_object_not_found(principal_id)
+    role = resource.app_role(app_role_id)
+    if role is None or "Application" not in role.allowed_member_types:
+        raise app_role_not_found(resource.app_id)
+    try:
+        assignment = tenant.assign_app_role(
+            AppRoleAssignment(new_assignment_id(principal.id), principal.id, resource.id, role.id, ctx.now)
+        )
+    except AssignmentExists:
+        raise app_role_assignment_exists() from None
+    context = f"{ctx.request.base_url}/$metadata#servicePrincipals('{resource.id}')/appRoleAssignedTo/$entity"
+    body = app_role_assignment_resource(assignment, principal, resource)
+    return GraphResponse(201, {"@odata.context": context, **body})
+
+
+def _service_principal(ctx: Context) -> ServicePrincipal:
+    sp_id = ctx.params["sp"]
+    if not rules.is_guid(sp_id):
+        raise invalid_object_id(sp_id)
+    sp = ctx.emulator.tenant.service_principal(sp_id)
+    if sp is None:
+        raise directory_object_not_found(sp_id)
+    return sp
+
+
+def _assignments(
+    ctx: Context, sp: ServicePrincipal, relation: str, assignments: list[AppRoleAssignment]
+) -> GraphResponse:
+    tenant = ctx.emulator.tenant
+    value = [
+        app_role_assignment_resource(
+            a, tenant.service_principal(a.principal_id), tenant.service_principal(a.resource_id)
+        )
+        for a in assignments
+    ]
+    context = f"{ctx.request.base_url}/$metadata#servicePrincipals('{sp.id}')/{relation}"
+    return ok({"@odata.context": context, "value": value})
+
+
+def new_assignment_id(principal_id: str) -> str:
+    """Graph's form: 43 base64url characters, starting with the principal's object id (little-endian)."""
+    raw = uuid.UUID(principal_id).bytes_le + uuid.uuid4().bytes
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 # --- helpers --------------------------------------------------------------------------------------------
 
 
@@ -218,7 +345,8 @@ def query_options(query: dict[str, str]) -> dict[str, str]:
 
 
 def check_query_options(query: dict[str, str], route: Route) -> None:
-    """Strict reading: presence and its actions take no OData query option, a user only $select."""
+    """Strict reading: presence and its actions take no OData query option, a user only $select; each route
+    says which it takes."""
     for name in query_options(query):
         if name not in route.query_options:
             raise bad_request(f"The query option '${name}' is not supported on this resource.")
@@ -230,6 +358,7 @@ _ODATA_OPTIONS = {
 }  # fmt: skip
 
 _READ, _WRITE = Permission.READ_PRESENCE, Permission.WRITE_PRESENCE
+_READ_APPS = Permission.READ_APPLICATIONS
 _ACTIONS: tuple[tuple[str, Handler], ...] = (
     ("setPresence", set_presence),
     ("clearPresence", clear_presence),
@@ -255,5 +384,44 @@ ROUTES: tuple[Route, ...] = (
     *(
         Route("POST", ("communications", "presences", "{user}", name), _WRITE, handler)
         for name, handler in _ACTIONS
+    ),
+    # Service principals and app role assignments (the permission grant script's surface).
+    Route(
+        "GET",
+        ("servicePrincipals",),
+        _READ_APPS,
+        list_service_principals,
+        object_id_only=False,
+        query_options=frozenset({"filter", "select"}),
+    ),
+    Route(
+        "GET",
+        ("servicePrincipals", "{sp}"),
+        _READ_APPS,
+        get_service_principal,
+        object_id_only=False,
+        query_options=frozenset({"select"}),
+    ),
+    Route(
+        "GET",
+        ("servicePrincipals", "{sp}", "appRoleAssignedTo"),
+        _READ_APPS,
+        list_app_role_assigned_to,
+        object_id_only=False,
+    ),
+    Route(
+        "POST",
+        ("servicePrincipals", "{sp}", "appRoleAssignedTo"),
+        Permission.WRITE_APP_ROLE_ASSIGNMENTS,
+        grant_app_role,
+        object_id_only=False,
+        also_requires=(_READ_APPS,),  # Graph: AppRoleAssignment.ReadWrite.All and Application.Read.All
+    ),
+    Route(
+        "GET",
+        ("servicePrincipals", "{sp}", "appRoleAssignments"),
+        _READ_APPS,
+        list_app_role_assignments,
+        object_id_only=False,
     ),
 )

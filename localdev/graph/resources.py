@@ -1,4 +1,5 @@
-"""Graph's JSON shapes for a user and a presence, and `$select` on a user."""
+"""Graph's JSON shapes for a user, a presence, a service principal and an app role assignment, and
+`$select` on a user or a service principal."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 from localdev.graph.clock import graph_datetime
 from localdev.graph.errors import bad_request
 from localdev.graph.state import (
+    AppRole,
+    AppRoleAssignment,
     PresenceRecord,
+    ServicePrincipal,
     StatusMessage,
     User,
     live_status_message,
@@ -35,16 +39,46 @@ _COLLECTIONS = {"businessPhones", "identities", "imAddresses", "otherMails", "pr
 _BY_LOWER = {name.lower(): name for name in DEFAULT_USER_PROPERTIES + OTHER_USER_PROPERTIES}
 
 
+# A service principal: what the emulator returns without $select, and the further names $select may use.
+DEFAULT_SP_PROPERTIES = (
+    "id", "deletedDateTime", "accountEnabled", "alternativeNames", "appDisplayName", "appDescription",
+    "appId", "appOwnerOrganizationId", "appRoleAssignmentRequired", "appRoles", "description",
+    "displayName", "keyCredentials", "oauth2PermissionScopes", "passwordCredentials", "replyUrls",
+    "servicePrincipalNames", "servicePrincipalType", "signInAudience", "tags",
+)  # fmt: skip
+OTHER_SP_PROPERTIES = (
+    "addIns", "applicationTemplateId", "disabledByMicrosoftStatus", "homepage", "info", "loginUrl",
+    "logoutUrl", "notes", "notificationEmailAddresses", "preferredSingleSignOnMode",
+    "preferredTokenSigningKeyThumbprint", "resourceSpecificApplicationPermissions",
+    "samlSingleSignOnSettings", "tokenEncryptionKeyId", "verifiedPublisher",
+)  # fmt: skip
+_SP_COLLECTIONS = {
+    "addIns", "alternativeNames", "appRoles", "keyCredentials", "notificationEmailAddresses",
+    "oauth2PermissionScopes", "passwordCredentials", "replyUrls", "resourceSpecificApplicationPermissions",
+    "servicePrincipalNames", "tags",
+}  # fmt: skip
+_SP_BY_LOWER = {name.lower(): name for name in DEFAULT_SP_PROPERTIES + OTHER_SP_PROPERTIES}
+
+
 def parse_select(raw: str) -> list[str]:
     """$select=id,displayName -> canonical property names; an unknown name is a 400 like Graph's."""
+    return _parse_select(raw, _BY_LOWER, "microsoft.graph.user")
+
+
+def parse_sp_select(raw: str) -> list[str]:
+    """$select on a service principal, as parse_select on a user."""
+    return _parse_select(raw, _SP_BY_LOWER, "microsoft.graph.servicePrincipal")
+
+
+def _parse_select(raw: str, by_lower: dict[str, str], type_name: str) -> list[str]:
     names = [part.strip() for part in raw.split(",")]
     if not raw.strip() or any(not name for name in names):
         raise bad_request(f"Invalid $select: '{raw}'.")
     canonical = []
     for name in names:
-        if name.lower() not in _BY_LOWER:
-            raise bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.user'.")
-        canonical.append(_BY_LOWER[name.lower()])
+        if name.lower() not in by_lower:
+            raise bad_request(f"Could not find a property named '{name}' on type '{type_name}'.")
+        canonical.append(by_lower[name.lower()])
     return list(dict.fromkeys(canonical))
 
 
@@ -115,3 +149,56 @@ def _seven_digits(local: str) -> str:
     """2026-11-23T17:00:00 -> 2026-11-23T17:00:00.0000000, Graph's dateTime form."""
     whole, _, fraction = local.partition(".")
     return f"{whole}.{fraction.ljust(7, '0')}"
+
+
+def service_principal_resource(sp: ServicePrincipal, select: list[str] | None) -> dict[str, Any]:
+    """A service principal in Graph's shape (no @odata.context: the caller adds it for an entity)."""
+    known: dict[str, Any] = {
+        "id": sp.id,
+        "accountEnabled": True,
+        "alternativeNames": list(sp.alternative_names),
+        "appDisplayName": sp.display_name,
+        "appId": sp.app_id,
+        "appRoleAssignmentRequired": False,
+        "appRoles": [app_role_json(role) for role in sp.app_roles],
+        "displayName": sp.display_name,
+        "servicePrincipalNames": [sp.app_id],
+        "servicePrincipalType": sp.service_principal_type,
+    }
+    return {
+        name: known.get(name, [] if name in _SP_COLLECTIONS else None)
+        for name in select or DEFAULT_SP_PROPERTIES
+    }
+
+
+def service_principals_context(base_url: str, select: list[str] | None, *, entity: bool) -> str:
+    context = f"{base_url}/$metadata#servicePrincipals" + (f"({','.join(select)})" if select else "")
+    return context + ("/$entity" if entity else "")
+
+
+def app_role_json(role: AppRole) -> dict[str, Any]:
+    return {
+        "allowedMemberTypes": list(role.allowed_member_types),
+        "description": role.description,
+        "displayName": role.display_name,
+        "id": role.id,
+        "isEnabled": True,
+        "origin": "Application",
+        "value": role.value,
+    }
+
+
+def app_role_assignment_resource(
+    assignment: AppRoleAssignment, principal: ServicePrincipal | None, resource: ServicePrincipal | None
+) -> dict[str, Any]:
+    return {
+        "id": assignment.id,
+        "deletedDateTime": None,
+        "appRoleId": assignment.app_role_id,
+        "createdDateTime": graph_datetime(assignment.created_at),
+        "principalDisplayName": principal.display_name if principal is not None else None,
+        "principalId": assignment.principal_id,
+        "principalType": "ServicePrincipal",
+        "resourceDisplayName": resource.display_name if resource is not None else None,
+        "resourceId": assignment.resource_id,
+    }

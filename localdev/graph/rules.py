@@ -1,4 +1,5 @@
-"""Graph's validation rules for the presence surface, in one place: pairs, durations, zones, ids, CSDL bodies.
+"""Graph's validation rules for the presence surface, in one place: pairs, durations, zones, ids, CSDL bodies;
+and for service principals: the $filter forms served and the body of an app role grant.
 
 Where Graph's documentation is unclear the strict reading is taken and marked "strict reading" here, so
 it can be changed in one place when a real tenant shows otherwise.
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from tzlocal.windows_tz import win_tz
 
 from localdev.graph.csdl import Member, Schema, schema
-from localdev.graph.errors import bad_request
+from localdev.graph.errors import bad_request, unsupported_query
 
 # --- availability / activity -------------------------------------------------------------------------
 
@@ -251,6 +252,84 @@ def check_presence_user_id(value: str) -> None:
 
 def same_id(a: str, b: str) -> bool:
     return a.lower() == b.lower()
+
+
+# --- service principals and app role assignments ----------------------------------------------------
+
+# The $filter forms served on /servicePrincipals: `appId eq '<id>'` (find Microsoft Graph's) and
+# `displayName eq '<name>'` (find a managed identity by its app's name). An OData string literal doubles
+# an embedded quote.
+_SP_FILTER = re.compile(r"\s*(appId|displayName)\s+eq\s+'((?:[^']|'')*)'\s*")
+_FILTER_CLAUSE = re.compile(r"\s*([A-Za-z_][\w/]*)\s+(\w+)\b.*", re.DOTALL)
+SP_PROPERTIES_FOR_FILTER = (
+    "id", "accountEnabled", "alternativeNames", "appDisplayName", "appId", "appOwnerOrganizationId",
+    "appRoles", "displayName", "servicePrincipalNames", "servicePrincipalType", "tags",
+)  # fmt: skip
+
+
+def service_principal_filter(raw: str) -> tuple[str, str]:
+    """(property, value) of a served $filter; Graph's 400s for a clause on another property or operator
+    (Request_UnsupportedQuery), for an unknown property, and for a clause that does not parse."""
+    match = _SP_FILTER.fullmatch(raw)
+    if match:
+        return match.group(1), match.group(2).replace("''", "'")
+    clause = _FILTER_CLAUSE.fullmatch(raw)
+    if clause is None:
+        raise bad_request(f"Invalid filter clause: '{raw}'.")
+    name, operator = clause.group(1), clause.group(2)
+    if name in ("appId", "displayName") and operator == "eq":
+        raise bad_request(
+            f"Invalid filter clause: the value compared with {name} must be a string literal ('...')."
+        )
+    if name in SP_PROPERTIES_FOR_FILTER:
+        # Strict reading: the emulator serves `eq` on appId and displayName only.
+        raise unsupported_query(
+            f"Unsupported or invalid query filter clause specified for property '{name}' of resource "
+            "'ServicePrincipal'."
+        )
+    raise bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.servicePrincipal'.")
+
+
+ASSIGNMENT_WRITABLE = ("principalId", "resourceId", "appRoleId")
+ASSIGNMENT_READ_ONLY = frozenset(
+    {
+        "id",
+        "createdDateTime",
+        "deletedDateTime",
+        "principalDisplayName",
+        "principalType",
+        "resourceDisplayName",
+    }
+)
+
+
+def check_app_role_assignment_body(body: dict[str, Any]) -> tuple[str, str, str]:
+    """(principalId, resourceId, appRoleId), lower case, from a grant's body; any other property is a 400
+    (strict reading for the read-only ones, which Graph sets)."""
+    for key, value in body.items():
+        if key == "@odata.type":
+            if value not in ("#microsoft.graph.appRoleAssignment", "microsoft.graph.appRoleAssignment"):
+                raise bad_request(
+                    f"The body is of type 'microsoft.graph.appRoleAssignment', not {_json_repr(value)}."
+                )
+        elif key in ASSIGNMENT_READ_ONLY:
+            raise bad_request(f"The property '{key}' is read-only and cannot be set.")
+        elif key not in ASSIGNMENT_WRITABLE:
+            raise bad_request(
+                f"The property '{key}' does not exist on type 'microsoft.graph.appRoleAssignment'. Make sure "
+                "to only use property names that are defined by the type."
+            )
+    ids = []
+    for name in ASSIGNMENT_WRITABLE:
+        value = body.get(name)
+        if value is None:
+            raise bad_request(f"The property '{name}' is required.")
+        if not is_guid(value):
+            raise bad_request(
+                f"Cannot convert the literal {_json_repr(value)} of '{name}' to the type 'Edm.Guid'."
+            )
+        ids.append(value.lower())
+    return ids[0], ids[1], ids[2]
 
 
 # --- CSDL-declared action bodies --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The tenant as Graph holds it: users and their presence state.
+"""The tenant as Graph holds it: users and their presence state, service principals and the app roles
+granted to them (app role assignments).
 
 Pure: nothing time-based is stored as a result. Fades, expiries, the shown presence and the sequence
 number are computed against the `now` each caller passes in (the emulator clock in the app, any instant
@@ -20,6 +21,40 @@ class User:
     user_principal_name: str
     display_name: str
     mail: str | None
+
+
+@dataclass(frozen=True)
+class AppRole:
+    """An app role a resource service principal defines; assigned to a service principal, it is an
+    application permission (Microsoft Graph's are Presence.ReadWrite.All and the like)."""
+
+    id: str  # a GUID (stored lower case)
+    value: str  # what the roles claim carries, e.g. Presence.ReadWrite.All
+    display_name: str
+    description: str
+    allowed_member_types: tuple[str, ...] = ("Application",)
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    id: str  # the object id, a GUID (stored lower case)
+    app_id: str  # the application (client) id, a GUID (stored lower case)
+    display_name: str
+    service_principal_type: str  # Application, ManagedIdentity, ...
+    app_roles: tuple[AppRole, ...] = ()
+    alternative_names: tuple[str, ...] = ()
+
+    def app_role(self, role_id: str) -> AppRole | None:
+        return next((r for r in self.app_roles if r.id == role_id.lower()), None)
+
+
+@dataclass(frozen=True)
+class AppRoleAssignment:
+    id: str  # Graph's form: an opaque base64url string, not a GUID
+    principal_id: str  # the service principal granted the role
+    resource_id: str  # the service principal that defines the role
+    app_role_id: str
+    created_at: datetime
 
 
 class SessionKind(StrEnum):
@@ -165,20 +200,27 @@ def sequence_number(record: PresenceRecord, now: datetime) -> str:
     return f"{record.revision:012d}-{passed:04d}"
 
 
+class AssignmentExists(ValueError):
+    """The principal already holds this app role of this resource."""
+
+
 class Tenant:
-    """The users and their presence records. Every change bumps the tenant-wide revision."""
+    """The users and their presence records; service principals and app role assignments. Every presence
+    change bumps the tenant-wide revision."""
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._by_upn: dict[str, str] = {}
         self._presence: dict[str, PresenceRecord] = {}
         self._revision = 0
+        self._service_principals: dict[str, ServicePrincipal] = {}
+        self._assignments: list[AppRoleAssignment] = []
 
     # --- directory ---
 
     def add_user(self, user: User) -> User:
         user = replace(user, id=user.id.lower())
-        if user.id in self._users:
+        if user.id in self._users or user.id in self._service_principals:
             raise ValueError(f"a user with id {user.id} exists")
         if user.user_principal_name.lower() in self._by_upn:
             raise ValueError(f"a user with userPrincipalName {user.user_principal_name} exists")
@@ -199,6 +241,49 @@ class Tenant:
 
     def presence(self, user_id: str) -> PresenceRecord:
         return self._presence[user_id.lower()]
+
+    # --- service principals and app role assignments ---
+
+    def add_service_principal(self, sp: ServicePrincipal) -> ServicePrincipal:
+        roles = tuple(replace(r, id=r.id.lower()) for r in sp.app_roles)
+        sp = replace(sp, id=sp.id.lower(), app_id=sp.app_id.lower(), app_roles=roles)
+        if sp.id in self._service_principals or sp.id in self._users:
+            raise ValueError(f"a directory object with id {sp.id} exists")
+        if any(other.app_id == sp.app_id for other in self._service_principals.values()):
+            raise ValueError(f"a service principal with appId {sp.app_id} exists")
+        self._service_principals[sp.id] = sp
+        return sp
+
+    def service_principals(self) -> list[ServicePrincipal]:
+        return list(self._service_principals.values())
+
+    def service_principal(self, sp_id: str) -> ServicePrincipal | None:
+        return self._service_principals.get(sp_id.lower())
+
+    def assign_app_role(self, assignment: AppRoleAssignment) -> AppRoleAssignment:
+        """Record a grant; AssignmentExists when the principal already holds that role of that resource."""
+        assignment = replace(
+            assignment,
+            principal_id=assignment.principal_id.lower(),
+            resource_id=assignment.resource_id.lower(),
+            app_role_id=assignment.app_role_id.lower(),
+        )
+        key = (assignment.principal_id, assignment.resource_id, assignment.app_role_id)
+        if any((a.principal_id, a.resource_id, a.app_role_id) == key for a in self._assignments):
+            raise AssignmentExists("the principal already holds this app role")
+        self._assignments.append(assignment)
+        return assignment
+
+    def app_role_assignments(
+        self, *, principal_id: str | None = None, resource_id: str | None = None
+    ) -> list[AppRoleAssignment]:
+        """Grants, oldest first: those to a principal, those of a resource, or all."""
+        return [
+            a
+            for a in self._assignments
+            if (principal_id is None or a.principal_id == principal_id.lower())
+            and (resource_id is None or a.resource_id == resource_id.lower())
+        ]
 
     # --- changes ---
 
