@@ -94,6 +94,7 @@ class Graph:
         self.base_url = base_url
         self._session = session
         self._headers = {"Authorization": f"Bearer {token}"}
+        self.sent: list[Call] = []  # every call made, in order (a dry run prints its reads)
 
     def call(
         self,
@@ -105,6 +106,7 @@ class Graph:
         return Call(method, self.base_url, path, tuple(query), body)
 
     async def send(self, call: Call) -> dict[str, Any]:
+        self.sent.append(call)
         return await self._send(call, call.wire_url)
 
     async def values(self, call: Call) -> list[dict[str, Any]]:
@@ -168,7 +170,11 @@ async def find_principal(graph: Graph, *, principal_id: str | None, app_name: st
     if app_name is None:
         raise GrantError("give --principal-id or --app-name")
     name_filter = ("$filter", f"displayName eq {_odata_string(app_name)}")
-    found = await graph.values(graph.call("GET", "/servicePrincipals", [name_filter, select]))
+    with_type = ("$select", "id,displayName,servicePrincipalType")
+    named = await graph.values(graph.call("GET", "/servicePrincipals", [name_filter, with_type]))
+    # Only a managed identity: an app registration of the same name (say, for App Service
+    # Authentication) must not be handed the Graph permissions.
+    found = [sp for sp in named if sp.get("servicePrincipalType") == "ManagedIdentity"]
     if not found:
         raise GrantError(
             f"no service principal named {app_name!r}: is the Function App's system-assigned identity on? "
@@ -316,6 +322,8 @@ async def run(argv: Sequence[str]) -> int:
             name = the_plan.principal.display_name or "(no displayName)"
             print(f"identity: {name} ({the_plan.principal.id}); Microsoft Graph: {the_plan.graph_sp_id}")
             if args.dry_run:
+                for call in graph.sent:
+                    print(f"read: {call}")
                 for role in the_plan.already:
                     print(f"{role}: already granted")
                 for role, call in the_plan.grants:

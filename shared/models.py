@@ -108,7 +108,10 @@ class ProblemField(ApiModel):
 
 
 class Problem(ApiModel):
-    """application/problem+json (RFC 9457) with the service's stable `code`."""
+    """application/problem+json (RFC 9457) with the service's stable `code`; a problem may carry more
+    members (RFC 9457 extensions, e.g. health's `checks`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(**summary("Type"))
     title: str = Field(**summary("Title"))
@@ -262,32 +265,46 @@ class Holds(ApiModel):
 # --- schedules -------------------------------------------------------------------------------------------
 
 
+# Two models, not one pair model used twice: a flow designer shows the labels of the model a field
+# refers to, so each pair says what it is (and offers only the values Graph accepts for it).
 class PresencePair(ApiModel):
-    """A schedule's presence (a session pair) or preferred presence (a preferred pair)."""
+    """A schedule's presence: held as a session while an occurrence runs."""
+
+    availability: str = Field(max_length=32, **summary("Presence availability", enum=_SESSION_AVAILABILITY))
+    activity: str = Field(
+        max_length=32,
+        **summary(
+            "Presence activity",
+            "Pairs: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away, "
+            "DoNotDisturb/Presenting.",
+            enum=_SESSION_ACTIVITY,
+        ),
+    )
+
+
+class PreferredPair(ApiModel):
+    """A schedule's preferred presence, with a session kept alive for it."""
 
     availability: str = Field(
-        max_length=32, **summary("Availability", enum=_SESSION_AVAILABILITY | _PREFERRED_AVAILABILITY)
+        max_length=32, **summary("Preferred availability", enum=_PREFERRED_AVAILABILITY)
     )
     activity: str = Field(
         max_length=32,
         **summary(
-            "Activity",
-            "Presence pairs: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away, "
-            "DoNotDisturb/Presenting. Preferred pairs: Available/Available, Busy/Busy, "
-            "DoNotDisturb/DoNotDisturb, BeRightBack/BeRightBack, Away/Away, Offline/OffWork.",
-            enum=_SESSION_ACTIVITY | _PREFERRED_ACTIVITY,
+            "Preferred activity",
+            "Pairs: Available/Available, Busy/Busy, DoNotDisturb/DoNotDisturb, BeRightBack/BeRightBack, "
+            "Away/Away, Offline/OffWork.",
+            enum=_PREFERRED_ACTIVITY,
         ),
     )
 
 
-ScheduleTime = Annotated[
-    str,
-    Field(
-        max_length=64,
-        **summary(
-            "Time", "ISO 8601 with an offset, or without one plus timeZone (e.g. 2026-11-23T09:00:00)."
-        ),
-    ),
+_WHEN = "ISO 8601 with an offset, or without one plus timeZone (e.g. 2026-11-23T09:00:00)."
+ScheduleStart = Annotated[
+    str, Field(max_length=64, **summary("Start", f"When the first occurrence starts: {_WHEN}"))
+]
+ScheduleEnd = Annotated[
+    str, Field(max_length=64, **summary("End", f"When the first occurrence ends: {_WHEN}"))
 ]
 
 
@@ -295,8 +312,8 @@ class ScheduleFields(ApiModel):
     """What a schedule does and when; every field optional, for PATCH."""
 
     user: str | None = Field(None, max_length=256, **summary("User", "Object id or UPN."))
-    start: ScheduleTime | None = None
-    end: ScheduleTime | None = None
+    start: ScheduleStart | None = None
+    end: ScheduleEnd | None = None
     time_zone: str | None = TIME_ZONE
     recurrence: str | None = Field(
         None,
@@ -307,7 +324,7 @@ class ScheduleFields(ApiModel):
         None, max_length=1000, **summary("Status message", "1-280 characters.")
     )
     presence: PresencePair | None = Field(None, **summary("Presence", "A session presence to hold."))
-    preferred_presence: PresencePair | None = Field(None, **summary("Preferred presence"))
+    preferred_presence: PreferredPair | None = Field(None, **summary("Preferred presence"))
     restore_previous: bool | None = Field(
         None,
         **summary(
@@ -320,8 +337,8 @@ class ScheduleFields(ApiModel):
 
 class ScheduleInput(ScheduleFields):
     user: str = Field(max_length=256, **summary("User", "Object id or UPN."))
-    start: ScheduleTime
-    end: ScheduleTime
+    start: ScheduleStart
+    end: ScheduleEnd
 
 
 ScheduleStatus = Literal["scheduled", "active", "completed", "cancelled", "failed"]
@@ -337,7 +354,7 @@ class Schedule(ApiModel):
     recurrence: str | None = Field(None, **summary("Recurrence"))
     status_message: str | None = Field(None, **summary("Status message"))
     presence: PresencePair | None = Field(None, **summary("Presence"))
-    preferred_presence: PresencePair | None = Field(None, **summary("Preferred presence"))
+    preferred_presence: PreferredPair | None = Field(None, **summary("Preferred presence"))
     restore_previous: bool = Field(**summary("Restore previous"))
     status: ScheduleStatus = Field(**summary("Status", "scheduled, active, completed, cancelled or failed."))
     next_start: UtcDateTime | None = Field(None, **summary("Next start", "When the next occurrence starts."))

@@ -25,7 +25,7 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
     doc: dict[str, Any] = {
         "swagger": "2.0",
         "info": {
-            "title": "Presence automation for Microsoft Teams",
+            "title": "Teams presence",  # a connector's name: at most 30 characters
             "description": (
                 "Read and set Microsoft Teams presence and status messages, now or on a schedule."
             ),

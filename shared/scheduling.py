@@ -19,7 +19,7 @@ from shared.directory import UserDirectory
 from shared.errors import ServiceError, invalid_field
 from shared.hold_store import AuditLog, Conflict, Timeline
 from shared.http import validation_problem
-from shared.models import LastError, PresencePair, Schedule, ScheduleFields, ScheduleInput
+from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
 from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
 from shared.schedule_engine import in_step, started_in_part
@@ -261,7 +261,7 @@ class ScheduleService:
             recurrence=record.recurrence,
             status_message=record.status_message,
             presence=_pair(record.presence),
-            preferred_presence=_pair(record.preferred_presence),
+            preferred_presence=_preferred(record.preferred_presence),
             restore_previous=record.restore_previous,
             status=record.status,
             next_start=next_start,
@@ -276,6 +276,10 @@ class ScheduleService:
 
 def _pair(pair: tuple[str, str] | None) -> PresencePair | None:
     return PresencePair(availability=pair[0], activity=pair[1]) if pair else None
+
+
+def _preferred(pair: tuple[str, str] | None) -> PreferredPair | None:
+    return PreferredPair(availability=pair[0], activity=pair[1]) if pair else None
 
 
 def _record(schedule_id: str, f: ScheduleInput, user_id: str, caller: str, now: datetime) -> ScheduleRecord:
@@ -311,5 +315,5 @@ def _input_of(r: ScheduleRecord) -> dict[str, Any]:
         "status_message": r.status_message,
         "restore_previous": r.restore_previous,
         "presence": _pair(r.presence),
-        "preferred_presence": _pair(r.preferred_presence),
+        "preferred_presence": _preferred(r.preferred_presence),
     }

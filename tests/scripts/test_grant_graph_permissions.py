@@ -137,7 +137,7 @@ async def test_the_identity_is_found_by_the_app_name(control, graph_url):
     by_name = (await control.journal(method="GET"))[1]
     assert (by_name.path, by_name.query) == (
         "/v1.0/servicePrincipals",
-        {"$filter": f"displayName eq '{FUNC_MI_NAME}'", "$select": "id,displayName"},
+        {"$filter": f"displayName eq '{FUNC_MI_NAME}'", "$select": "id,displayName,servicePrincipalType"},
     )
     assert [e.body for e in await posts(control)] == [
         grant_body("Presence.ReadWrite.All"),
@@ -151,7 +151,12 @@ async def test_dry_run_prints_the_exact_calls_and_makes_no_write(control, graph_
     assert await posts(control) == []
     assert len(await control.app_role_assignments()) == 1  # only the one granted before
     url = f"{graph_url}/servicePrincipals/{GRAPH_SP_ID}/appRoleAssignedTo"
+    graph_sp = f"{graph_url}/servicePrincipals?$filter=appId eq '{GRAPH_APP_ID}'&$select=id,appRoles"
+    identity = f"{graph_url}/servicePrincipals/{FUNC_MI_ID}"
     assert capsys.readouterr().out.splitlines()[1:] == [
+        f"read: GET {graph_sp}",
+        f"read: GET {identity}?$select=id,displayName",
+        f"read: GET {identity}/appRoleAssignments",
         "User.ReadBasic.All: already granted",
         f"Presence.ReadWrite.All: would call POST {url} {json.dumps(grant_body('Presence.ReadWrite.All'))}",
         f"GroupMember.Read.All: would call POST {url} {json.dumps(grant_body('GroupMember.Read.All'))}",
@@ -255,3 +260,15 @@ async def test_the_wrapper_runs_from_the_repo(control, graph_url):
     assert process.returncode == 0, err.decode()
     assert out.decode().splitlines()[-1] == "dry run: nothing was changed"
     assert await posts(control) == []
+
+
+async def test_an_app_registration_of_the_same_name_is_never_granted(control, graph_url, capsys):
+    """--app-name looks for a managed identity only: the App Service Authentication registration is often
+    named like the Function App."""
+    await control.seed_service_principals(
+        [{"displayName": "func-lookalike", "servicePrincipalType": "Application"}]
+    )
+    await control.clear_journal()
+    assert await run(graph_url, "--app-name", "func-lookalike") == 1
+    assert await posts(control) == []
+    assert "no service principal named 'func-lookalike'" in capsys.readouterr().err
