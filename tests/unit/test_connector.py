@@ -19,7 +19,11 @@ from shared.presence_rules import PREFERRED_PAIRS, SESSION_PAIRS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTOR = ROOT / "connector"
-VENDOR = ROOT.parent / "shared" / "vendor" / "powerplatform-connectors"
+# A copy of ../shared/vendor/powerplatform-connectors, so a clone anywhere validates offline; the copy is
+# checked against the shared one where that exists.
+VENDOR = ROOT / "tests" / "vendor" / "powerplatform-connectors"
+SHARED_VENDOR = ROOT.parent / "shared" / "vendor" / "powerplatform-connectors"
+SCHEMAS = ("apiDefinition.swagger.schema.json", "paconn-apiProperties.schema.json")
 
 
 def load_commented(path: Path) -> Any:
@@ -111,3 +115,10 @@ def test_the_readme_has_an_example_for_every_operation(definition):
     ids = [operation["operationId"] for _, operation in operations(definition)]
     missing = [operation_id for operation_id in ids if f"`{operation_id}`" not in readme]
     assert not missing
+
+
+def test_the_vendored_schemas_are_the_shared_ones():
+    if not SHARED_VENDOR.is_dir():
+        pytest.skip(f"{SHARED_VENDOR} is not next to this clone: nothing to compare the copy with")
+    for name in SCHEMAS:
+        assert (VENDOR / name).read_bytes() == (SHARED_VENDOR / name).read_bytes(), name
