@@ -669,7 +669,9 @@ def create_host_app(
     app.router.add_post("/admin/functions/{name}", host.handle_admin_run)
     app.router.add_get("/admin/clock", host.handle_clock_get)
     app.router.add_put("/admin/clock", host.handle_clock_put)
-    app.router.add_route("*", "/{tail:.*}", host.handle_http)
+    # Any path at all, control characters included (`.` alone stops at a newline): every request is the
+    # host's to route or to answer 404, as the Functions host does.
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", host.handle_http)
     app.on_startup.append(host.start_timers)
     app.on_cleanup.append(host.stop_timers)
     return app

@@ -34,7 +34,7 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
         "basePath": "/api",
         "schemes": [scheme],
         "consumes": ["application/json"],
-        "produces": ["application/json"],
+        "produces": ["application/json", "application/problem+json"],
         "securityDefinitions": {
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
         },
@@ -80,6 +80,15 @@ def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): success,
         "default": {"description": "Problem", "schema": problem},
+        **(
+            {}
+            if op.anonymous
+            else {
+                "401": {
+                    "description": "No function key, or a wrong one (the Functions host answers, no body)"
+                }
+            }
+        ),
     }
     doc: dict[str, Any] = {
         "operationId": op.operation_id,
