@@ -321,6 +321,8 @@ class HoldService:
                 )
             changed = change(current)
             wanted = replace(await changed if inspect.isawaitable(changed) else changed, user=user)
+            if current.claimed_until is not None:  # its last worker died holding it: see what Graph took
+                wanted, _ = await self._already_shown(wanted, plan(wanted, now), now)
             actions = changes(current, wanted, now, release=release)
             try:
                 claim_etag = await self._claim(wanted, etag, now)

@@ -1,0 +1,82 @@
+"""The local host killed at random points of its ticks, again and again, through real processes: after
+the restarts everything converges, and nothing reaches Graph twice (issue 7's fault runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from datetime import timedelta
+
+import aiohttp
+import pytest
+
+from localdev.stack import Stack
+from shared.holds import CLAIM_LEASE
+
+USERS = 12
+KILLS = 4  # per transition: the starts, then the ends
+
+
+async def kill_mid_tick(api, stack: Stack, chance: random.Random) -> None:
+    """Run both timers and kill the host somewhere in the middle; start it again."""
+    ticks = asyncio.gather(api.run_timer("apply_schedules"), api.run_timer("renew_sessions"))
+    await asyncio.sleep(chance.uniform(0.05, 0.6))
+    stack.kill_host()
+    with pytest.raises((aiohttp.ClientError, AssertionError)):
+        await ticks
+    stack.start_host()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [5, 11])
+async def test_a_host_killed_again_and_again_mid_tick_converges_and_writes_once(
+    seed: int, api, graph, clock, stack: Stack
+):
+    chance = random.Random(seed)
+    seeded = await graph.seed_users([{"userPrincipalName": f"kill{i}@contoso.test"} for i in range(USERS)])
+    users = [u["id"] for u in seeded]
+    notes = {user: f"Note {i}" for i, user in enumerate(users) if i % 2}
+    for user, note in notes.items():
+        await graph.set_status_message_as_user(user, note)
+    start, end = clock.now + timedelta(minutes=10), clock.now + timedelta(hours=3)
+    for i, user in enumerate(users):
+        body = {
+            "user": user,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "statusMessage": f"Offsite {i}",
+            "presence": {"availability": "Busy", "activity": "InACall"},
+        }
+        assert (await api.post("/api/schedules", json=body)).status == 201
+    await graph.latency(fixed_ms=40)  # long enough ticks to be killed in the middle of
+    try:
+        for moment in (start, end):
+            await clock.set(moment)
+            for _ in range(KILLS):
+                await kill_mid_tick(api, stack, chance)
+                await clock.advance(minutes=CLAIM_LEASE.total_seconds() / 60 + 1)  # leases run out
+            for _ in range(3):  # then undisturbed ticks, as many as back-off needs
+                await api.run_timer("apply_schedules")
+                await api.run_timer("renew_sessions")
+                await clock.advance(minutes=2)
+    finally:
+        await graph.latency()
+
+    sent = Counter(
+        (e.path.split("/")[3], e.path.rsplit("/", 1)[-1], _content(e.body))
+        for e in await graph.journal(method="POST")
+        if e.path.startswith("/v1.0/users/") and e.status < 300
+    )
+    for i, user in enumerate(users):
+        assert sent[(user, "setStatusMessage", f"Offsite {i}")] == 1, user
+        if user in notes:
+            assert sent[(user, "setStatusMessage", notes[user])] == 1, user
+        state = await graph.user_state(user)
+        assert ((state["statusMessage"] or {}).get("content") or None) == notes.get(user), user
+    listed = await api.get("/api/schedules?top=200")
+    assert {s["status"] for s in listed.body["value"]} == {"completed"}
+
+
+def _content(body: dict) -> str:
+    return str(body.get("statusMessage", {}).get("message", {}).get("content", body.get("availability", "")))
