@@ -90,6 +90,11 @@ param renewTick string = '0 */1 * * * *'
 @maxValue(64)
 param graphConcurrency int = 8
 
+@description('Graph requests the app makes in any 30 seconds (Graph budgets presence per app and tenant).')
+@minValue(30)
+@maxValue(10000)
+param graphBudgetPer30s int = 1500
+
 @description('Attempts before a scheduled change is marked failed.')
 @minValue(1)
 @maxValue(100)
@@ -142,6 +147,7 @@ var appSettings = union(
     SCHEDULE_TICK: scheduleTick
     RENEW_TICK: renewTick
     GRAPH_CONCURRENCY: string(graphConcurrency)
+    GRAPH_BUDGET_PER_30S: string(graphBudgetPer30s)
     MAX_ATTEMPTS: string(maxAttempts)
     MAX_HOLD_DAYS: string(maxHoldDays)
     RETENTION_DAYS: string(retentionDays)

@@ -54,6 +54,8 @@ class Settings(BaseModel):
     schedule_tick: str = Field("0 */1 * * * *", alias="SCHEDULE_TICK")
     renew_tick: str = Field("0 */1 * * * *", alias="RENEW_TICK")
     graph_concurrency: int = Field(8, ge=1, le=64, alias="GRAPH_CONCURRENCY")
+    # Graph requests this instance makes in any 30 s (Graph budgets presence per app and tenant).
+    graph_budget_per_30s: int = Field(1500, ge=30, le=10_000, alias="GRAPH_BUDGET_PER_30S")
     max_attempts: int = Field(5, ge=1, le=100, alias="MAX_ATTEMPTS")
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
     retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")

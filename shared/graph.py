@@ -41,6 +41,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 
 from shared.durations import iso_duration
 from shared.errors import ServiceError, user_not_found
+from shared.pacing import Pacer
 from shared.timezones import resolve_zone
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,10 @@ class GraphPresence:
 
 
 class PresenceGateway:
-    def __init__(self, client: GraphServiceClient, concurrency: int) -> None:
+    def __init__(self, client: GraphServiceClient, concurrency: int, pacer: Pacer | None = None) -> None:
         self._client = client
         self._limit = asyncio.Semaphore(concurrency)
+        self._pacer = pacer
 
     async def user_id_for(self, upn: str) -> str | None:
         """The object id of the user with this UPN/e-mail, or None when the directory has no such user."""
@@ -283,6 +285,8 @@ class PresenceGateway:
 
     async def _call(self, call: Callable[[], Awaitable[T]], permission: str) -> T:
         async with self._limit:
+            if self._pacer is not None:  # the SDK's own retries after a 429 wait out Retry-After instead
+                await self._pacer.wait()
             try:
                 return await call()
             except APIError as exc:

@@ -21,6 +21,7 @@ from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
+from shared.pacing import Pacer
 from shared.presence import PresenceReader
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
@@ -63,7 +64,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
-    gateway = PresenceGateway(client, config.graph_concurrency)
+    gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))
     tables = TableStore(config)
     directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
     timeline = Timeline(tables)

@@ -268,6 +268,7 @@ def test_each_tunable_has_a_parameter_with_the_codes_default_and_bounds():
         "SCHEDULE_TICK",
         "RENEW_TICK",
         "GRAPH_CONCURRENCY",
+        "GRAPH_BUDGET_PER_30S",
         "MAX_ATTEMPTS",
         "MAX_HOLD_DAYS",
         "RETENTION_DAYS",
