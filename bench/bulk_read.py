@@ -145,6 +145,10 @@ def row(name: str, users: int, calls: float, minimum: str, batches: str, presenc
     return f"{name:<22}{users:>8,}{calls:>13,.0f}{minimum:>9}{batches:>8}{presence:>10}{direct:>8}"
 
 
+def ideal(p: Phase, r: Results) -> float:
+    return math.ceil(p.graph_calls / r.concurrency) * r.latency_ms / 1000
+
+
 def report(r: Results, elapsed: float) -> list[str]:
     scale = r.users / r.solo_cold.users
     solo_cold_s, solo_warm_s = r.solo_cold.seconds * scale, r.solo_warm.seconds * scale
@@ -168,6 +172,13 @@ def report(r: Results, elapsed: float) -> list[str]:
         f"Without the cache (USER_CACHE_HOURS=0) the cold query takes {r.uncached.seconds:.1f} s: the other"
         f" {r.cold.seconds - r.uncached.seconds:.1f} s are the cache reads and the writes of {r.users:,}"
         " rows in transactions of 100, slow on Azurite (on Azure a transaction is one round trip).",
+        "Ideal wall time, if Graph's latency were the only cost (ceil(calls / GRAPH_CONCURRENCY) rounds of "
+        f"{r.latency_ms} ms): "
+        + ", ".join(
+            f"{p.name} {ideal(p, r):.2f} s (measured {p.seconds / ideal(p, r):.1f}x)"
+            for p in (r.cold, r.warm, r.uncached)
+        )
+        + ".",
         f"The benchmark ran {elapsed:.0f} s.",
         "",
         f"headline: Graph calls {r.cold.graph_calls:,} cold / {r.warm.graph_calls:,} warm ="
