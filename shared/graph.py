@@ -285,7 +285,9 @@ class PresenceGateway:
 
     async def _call(self, call: Callable[[], Awaitable[T]], permission: str) -> T:
         async with self._limit:
-            if self._pacer is not None:  # the SDK's own retries after a 429 wait out Retry-After instead
+            # The presence budget is for presence calls; user lookups have the directory's own limits. The
+            # SDK's retries after a 429 are not paced again: they wait out Retry-After.
+            if self._pacer is not None and permission != READ_USERS:
                 await self._pacer.wait()
             try:
                 return await call()
