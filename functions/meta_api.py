@@ -32,4 +32,5 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 @route(bp, OPENAPI)
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     url = urlparse(req.url)
-    return json_response(swagger(url.netloc or None, "http" if is_loopback_url(req.url) else "https"))
+    scheme = "http" if is_loopback_url(req.url) else "https"
+    return json_response(swagger(url.netloc or None, scheme, services().settings.caller_auth))

@@ -16,11 +16,38 @@ _REF = "#/definitions/{model}"
 CONNECTOR_HOST = "your-function-app.azurewebsites.net"
 
 
-def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
+# How callers authenticate, as Power Automate imports it: the function key, or (CALLER_AUTH=entra) an Entra
+# token through the connector's OAuth 2.0 "Azure Active Directory" identity provider, whose Swagger form
+# is this securityDefinition (the maker fills in client id, secret and resource URL at import).
+_SECURITY = {
+    "function-key": ("apiKey", {"type": "apiKey", "in": "header", "name": "x-functions-key"}),
+    "entra": (
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flow": "accessCode",
+            "authorizationUrl": "https://login.microsoftonline.com/common/oauth2/authorize",
+            "tokenUrl": "https://login.windows.net/common/oauth2/authorize",
+            "scopes": {},
+        },
+    ),
+}
+_UNAUTHENTICATED = {
+    "function-key": {"description": "No function key, or a wrong one (the Functions host answers, no body)"},
+    "entra": {
+        "description": "Not signed in, or a token of another tenant or audience",
+        "schema": {"$ref": "#/definitions/Problem"},
+    },
+}
+
+
+def swagger(host: str | None, scheme: str = "https", caller_auth: str = "function-key") -> dict[str, Any]:
+    """The document for CALLER_AUTH `caller_auth`: the same operations, the matching security."""
     definitions: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     for op in CATALOG:
-        paths.setdefault(f"/{op.route}", {})[op.method.lower()] = _operation(op, definitions)
+        paths.setdefault(f"/{op.route}", {})[op.method.lower()] = _operation(op, definitions, caller_auth)
+    scheme_name, security = _SECURITY[caller_auth]
     _add_model(Problem, definitions)
     doc: dict[str, Any] = {
         "swagger": "2.0",
@@ -35,9 +62,7 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
         "schemes": [scheme],
         "consumes": ["application/json"],
         "produces": ["application/json", "application/problem+json"],
-        "securityDefinitions": {
-            "apiKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-        },
+        "securityDefinitions": {scheme_name: security},
         "paths": paths,
         "definitions": dict(sorted(definitions.items())),
         "x-ms-connector-metadata": [
@@ -57,7 +82,7 @@ def swagger(host: str | None, scheme: str = "https") -> dict[str, Any]:
     return doc
 
 
-def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
+def _operation(op: Operation, definitions: dict[str, Any], caller_auth: str) -> dict[str, Any]:
     params = [_param(p, "path") for p in op.path_params]
     params += [_param(p, "query") for p in op.query_params] + [_param(p, "header") for p in op.header_params]
     if op.body is not None:
@@ -80,15 +105,7 @@ def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(op.status): success,
         "default": {"description": "Problem", "schema": problem},
-        **(
-            {}
-            if op.anonymous
-            else {
-                "401": {
-                    "description": "No function key, or a wrong one (the Functions host answers, no body)"
-                }
-            }
-        ),
+        **({} if op.anonymous else {"401": _UNAUTHENTICATED[caller_auth]}),
     }
     doc: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -98,10 +115,7 @@ def _operation(op: Operation, definitions: dict[str, Any]) -> dict[str, Any]:
         "parameters": params,
         "responses": responses,
     }
-    if op.anonymous:
-        doc["security"] = []
-    else:
-        doc["security"] = [{"apiKey": []}]
+    doc["security"] = [] if op.anonymous else [{_SECURITY[caller_auth][0]: []}]
     return doc
 
 

@@ -412,3 +412,10 @@ async def test_idempotency_keys_are_each_callers_own(entra_stack: Stack, entra_a
     )
     assert again.status == 409
     assert again.body["code"] == "idempotencyKeyReused"
+
+
+async def test_the_entra_hosts_openapi_asks_for_an_entra_token(entra_api: Api):
+    reply = await entra_api.get("/api/openapi.json", key=None)
+    assert reply.status == 200
+    assert list(reply.body["securityDefinitions"]) == ["oauth2"]
+    assert reply.body["paths"]["/users/{user}/presence"]["get"]["security"] == [{"oauth2": []}]

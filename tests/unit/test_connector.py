@@ -122,3 +122,19 @@ def test_the_vendored_schemas_are_the_shared_ones():
         pytest.skip(f"{SHARED_VENDOR} is not next to this clone: nothing to compare the copy with")
     for name in SCHEMAS:
         assert (VENDOR / name).read_bytes() == (SHARED_VENDOR / name).read_bytes(), name
+
+
+def test_in_entra_mode_the_document_asks_for_an_entra_token_and_still_validates():
+    """CALLER_AUTH=entra serves the same operations with Power Automate's "Azure Active Directory" OAuth
+    security, so a connector imported from that app's /api/openapi.json signs makers in."""
+    document = swagger(CONNECTOR_HOST, caller_auth="entra")
+    assert list(document["securityDefinitions"]) == ["oauth2"]
+    assert document["securityDefinitions"]["oauth2"]["flow"] == "accessCode"
+    for name, operation in operations(document):
+        anonymous = operation["operationId"] in {"GetHealth", "GetOpenApi"}
+        assert operation["security"] == ([] if anonymous else [{"oauth2": []}]), name
+        if not anonymous:
+            assert operation["responses"]["401"]["schema"] == {"$ref": "#/definitions/Problem"}, name
+    validator = Draft4Validator(load_commented(VENDOR / "apiDefinition.swagger.schema.json"))
+    assert not [e.message for e in validator.iter_errors(document)][:5]
+    validate(document, cls=OpenAPIV2SpecValidator)
