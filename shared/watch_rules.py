@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from shared.config import is_loopback_url
 from shared.errors import invalid_field
 
 SIGNATURE_HEADER = "X-Presence-Signature"  # "sha256=<hex HMAC-SHA256 of the body with the watch's secret>"
@@ -63,20 +63,11 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
         raise invalid_field("invalidCallbackUrl", "callbackUrl", "No user name or password in the URL.")
     if not host or parts.scheme not in {"https", "http"}:
         raise invalid_field("invalidCallbackUrl", "callbackUrl", "An absolute https URL, e.g. https://...")
-    if parts.scheme == "http" and not (allow_loopback_http and _is_loopback(host)):
+    if parts.scheme == "http" and not (allow_loopback_http and is_loopback_url(url)):
         raise invalid_field(
             "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
         )
     return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def sign(body: bytes, secret: bytes) -> str:
