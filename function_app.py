@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import audit_api, meta_api, presence_api, schedules_api, timers
+from functions import audit_api, meta_api, presence_api, schedules_api, timers, watches_api
 from shared.config import settings
 
 settings()  # a wrong or missing setting stops the app at start-up, with one log line naming it
@@ -11,5 +11,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(presence_api.bp)
 app.register_functions(schedules_api.bp)
 app.register_functions(audit_api.bp)
+app.register_functions(watches_api.bp)
 app.register_functions(meta_api.bp)
 app.register_functions(timers.bp)

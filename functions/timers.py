@@ -29,6 +29,20 @@ async def apply_schedules(timer: func.TimerRequest) -> None:
     log.info("apply_schedules: %d steps taken", steps)
 
 
+@bp.timer_trigger(schedule=settings().watch_tick, arg_name="timer", run_on_startup=False)
+async def poll_watches(timer: func.TimerRequest) -> None:
+    """Read every watched user at once, put each change in its watches' outboxes, deliver what is due."""
+    report = await services().watcher.tick()
+    log.info(
+        "poll_watches: %d watches, %d users, %d changes, %d delivered, %d watches failing",
+        report.watches,
+        report.users,
+        report.changes,
+        report.delivered,
+        report.failed,
+    )
+
+
 @bp.timer_trigger(schedule="0 30 3 * * *", arg_name="timer", run_on_startup=False)
 async def purge_history(timer: func.TimerRequest) -> None:
     """Daily at 03:30 UTC: drop audit rows, idempotency keys and finished schedules past retention."""

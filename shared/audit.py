@@ -61,4 +61,5 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
         outcome=row["Outcome"],
         graph_request_id=row.get("GraphRequestId") or None,
         schedule_id=row.get("ScheduleId") or None,
+        watch_id=row.get("WatchId") or None,
     )

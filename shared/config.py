@@ -53,6 +53,11 @@ class Settings(BaseModel):
     entra_audiences: tuple[str, ...] = Field((), alias="ENTRA_AUDIENCES")
     schedule_tick: str = Field("0 */1 * * * *", alias="SCHEDULE_TICK")
     renew_tick: str = Field("0 */1 * * * *", alias="RENEW_TICK")
+    # Presence watches: how often watched users are read (a change shows within one tick), how often a
+    # group's members are read again, and how long a failing callback is retried before the watch is off.
+    watch_tick: str = Field("30 */1 * * * *", alias="WATCH_TICK")
+    watch_group_refresh_minutes: int = Field(60, ge=5, le=24 * 60, alias="WATCH_GROUP_REFRESH_MINUTES")
+    watch_disable_after_hours: int = Field(24, ge=1, le=24 * 7, alias="WATCH_DISABLE_AFTER_HOURS")
     graph_concurrency: int = Field(8, ge=1, le=64, alias="GRAPH_CONCURRENCY")
     # Graph requests this instance makes in any 30 s (Graph budgets presence per app and tenant).
     graph_budget_per_30s: int = Field(1500, ge=30, le=10_000, alias="GRAPH_BUDGET_PER_30S")
@@ -121,7 +126,7 @@ class Settings(BaseModel):
             raise ValueError("must be 1-40 letters and digits, starting with a letter")
         return value
 
-    @field_validator("schedule_tick", "renew_tick")
+    @field_validator("schedule_tick", "renew_tick", "watch_tick")
     @classmethod
     def _ncrontab(cls, value: str) -> str:
         if not _NCRONTAB.match(value.strip()):

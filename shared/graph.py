@@ -4,6 +4,7 @@ service's types and turns every Graph failure into a ServiceError, in one place 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -65,6 +66,11 @@ _PROBE_ID = "00000000-0000-0000-0000-000000000000"
 READ_PRESENCE = "Presence.Read.All (or Presence.ReadWrite.All)"
 WRITE_PRESENCE = "Presence.ReadWrite.All"
 READ_USERS = "User.ReadBasic.All (or User.Read.All)"
+READ_GROUPS = "GroupMember.Read.All"
+# Directory reads have Graph's directory limits, not the presence budget the pacer keeps.
+_UNPACED = frozenset({READ_USERS, READ_GROUPS})
+# Graph: directory object lists return at most 999 per page.
+GROUP_PAGE_SIZE = 999
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,34 @@ class PresenceGateway:
                 answer.update({i: found.get(i) or user_not_found(i) for i in chunk})
         return answer
 
+    async def group_members(self, group_id: str) -> dict[str, str]:
+        """The users in the group, nested groups included (Graph's transitiveMembers cast to users): object
+        id -> UPN, page by page (999 each). An unknown group is a 404 `groupNotFound`."""
+        info = RequestInformation(
+            Method.GET,
+            "{+baseurl}/groups/{group_id}/transitiveMembers/microsoft.graph.user{?%24select,%24top}",
+            {"group_id": group_id},
+        )
+        info.query_parameters.update({"%24select": ["id", "userPrincipalName"], "%24top": GROUP_PAGE_SIZE})
+        members: dict[str, str] = {}
+        while True:
+            info.headers.try_add("Accept", "application/json")
+            try:
+                page = await self._call(functools.partial(self._send_json, info), READ_GROUPS)
+            except ServiceError as error:
+                if error.code == "userNotFound":  # Graph's 404 names the resource it did not find
+                    raise ServiceError(404, "groupNotFound", f"No group '{group_id}' exists.") from None
+                raise
+            page = page if isinstance(page, dict) else {}
+            for user in page.get("value") or []:
+                if isinstance(user, dict) and user.get("id"):
+                    members[str(user["id"]).lower()] = str(user.get("userPrincipalName") or user["id"])
+            next_link = page.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return members
+            info = RequestInformation(Method.GET)
+            info.url = next_link  # Graph's own link: absolute, its paging token inside
+
     # --- writes: each returns Graph's request-id (for the audit trail) -------------------------------
 
     async def set_session(
@@ -287,7 +321,7 @@ class PresenceGateway:
         async with self._limit:
             # The presence budget is for presence calls; user lookups have the directory's own limits. The
             # SDK's retries after a 429 are not paced again: they wait out Retry-After.
-            if self._pacer is not None and permission != READ_USERS:
+            if self._pacer is not None and permission not in _UNPACED:
                 await self._pacer.wait()
             try:
                 return await call()

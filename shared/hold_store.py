@@ -215,6 +215,7 @@ class AuditLog:
         outcome: str,
         graph_request_id: str | None = None,
         schedule_id: str | None = None,
+        watch_id: str | None = None,
     ) -> None:
         table = await self._store.table(self.SUFFIX)
         newest_first = 10**13 - int(at.timestamp() * 1000)
@@ -229,6 +230,7 @@ class AuditLog:
             "Outcome": outcome,
             "GraphRequestId": graph_request_id or "",
             "ScheduleId": schedule_id or "",
+            "WatchId": watch_id or "",
         }
         await guarded(lambda: table.create_entity(entity))
 

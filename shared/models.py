@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.presence_rules import PREFERRED_PAIRS, SESSION_PAIRS
+from shared.presence_rules import ACTIVITIES, AVAILABILITIES, PREFERRED_PAIRS, SESSION_PAIRS
 
 _SESSION_AVAILABILITY = {a for a, _ in SESSION_PAIRS}
 _SESSION_ACTIVITY = {b for _, b in SESSION_PAIRS}
@@ -379,6 +379,7 @@ class AuditEntry(ApiModel):
     outcome: str = Field(**summary("Outcome", "ok, or the error code."))
     graph_request_id: str | None = Field(None, **summary("Graph request id"))
     schedule_id: str | None = Field(None, **summary("Schedule id"))
+    watch_id: str | None = Field(None, **summary("Watch id"))
 
 
 class AuditList(ApiModel):
@@ -389,3 +390,120 @@ class AuditList(ApiModel):
 class ScheduleList(ApiModel):
     value: list[Schedule] = Field(**summary("Schedules"))
     next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))
+
+
+# --- watches ---------------------------------------------------------------------------------------------
+
+AvailabilityName = Literal[AVAILABILITIES]  # type: ignore[valid-type]  # Graph's values, a drop-down
+ActivityName = Literal[ACTIVITIES]  # type: ignore[valid-type]
+
+
+class WatchFilter(ApiModel):
+    """Which changes are sent: the new availability and activity must each be listed (an empty or absent
+    list lets any through)."""
+
+    availability: list[AvailabilityName] | None = Field(
+        None, max_length=len(AVAILABILITIES), **summary("Availability", "Only changes to one of these.")
+    )
+    activity: list[ActivityName] | None = Field(
+        None, max_length=len(ACTIVITIES), **summary("Activity", "Only changes to one of these.")
+    )
+
+
+MAX_WATCH_USERS = 10_000
+
+
+class WatchInput(ApiModel):
+    users: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_WATCH_USERS,
+        **summary("Users", "Object ids or UPNs to watch, 1 to 10,000 (or give group)."),
+    )
+    group: str | None = Field(
+        None,
+        max_length=64,
+        **summary("Group", "An Entra group's object id: its members are watched (or give users)."),
+    )
+    callback_url: str = Field(
+        max_length=4096,
+        description="Where each change is POSTed: https (plain http only to loopback, locally).",
+        json_schema_extra={
+            "x-ms-summary": "Callback URL",
+            "x-ms-notification-url": True,  # Power Automate puts the flow's trigger URL here
+            "x-ms-visibility": "internal",
+        },
+    )
+    filter: WatchFilter | None = Field(None, **summary("Filter", "Only these new presences."))
+    include_own_changes: bool = Field(
+        False,
+        **summary(
+            "Include own changes",
+            "Also send changes the service made itself (marked causedBy service).",
+            advanced=True,
+        ),
+    )
+
+
+WatchStatus = Literal["active", "disabled"]
+
+
+class Watch(ApiModel):
+    id: str = Field(**summary("Watch id"))
+    users: list[str] | None = Field(None, **summary("Users", "As given."))
+    group: str | None = Field(None, **summary("Group"))
+    member_count: int = Field(**summary("Members", "How many users are watched."))
+    callback_url: str = Field(**summary("Callback URL"))
+    filter: WatchFilter | None = Field(None, **summary("Filter"))
+    include_own_changes: bool = Field(**summary("Include own changes"))
+    status: WatchStatus = Field(
+        **summary("Status", "active, or disabled once its callback failed for WATCH_DISABLE_AFTER_HOURS.")
+    )
+    created_at: UtcDateTime = Field(**summary("Created at"))
+    created_by: str = Field(**summary("Created by"))
+    delivered: int = Field(0, **summary("Delivered", "Changes delivered so far."))
+    failing_since: UtcDateTime | None = Field(
+        None, **summary("Failing since", "Since when every delivery failed, if they do.")
+    )
+    next_attempt_at: UtcDateTime | None = Field(
+        None, **summary("Next attempt at", "When a failing delivery is tried again.")
+    )
+    last_error: LastError | None = Field(None, **summary("Last error", "The last failed delivery."))
+    disabled_at: UtcDateTime | None = Field(None, **summary("Disabled at"))
+    members_refreshed_at: UtcDateTime | None = Field(
+        None, **summary("Members refreshed at", "A group's members, last read from Graph.")
+    )
+    secret: str | None = Field(
+        None,
+        **summary(
+            "Secret",
+            "Only in the answer to the create: the key of the X-Presence-Signature HMAC-SHA256.",
+            advanced=True,
+        ),
+    )
+
+
+class WatchList(ApiModel):
+    value: list[Watch] = Field(**summary("Watches"))
+    next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))
+
+
+class PresencePairSeen(ApiModel):
+    availability: str = Field(**summary("Availability"))
+    activity: str = Field(**summary("Activity"))
+
+
+class PresenceChange(ApiModel):
+    """What a watch POSTs to its callback for each change (shared/watch_rules.notification writes it)."""
+
+    watch_id: str = Field(**summary("Watch id"))
+    delivery_id: str = Field(**summary("Delivery id", "The same if this change is sent again."))
+    user: str = Field(**summary("User", "As the watch names the user (UPN or object id)."))
+    user_id: str = Field(**summary("User id", "The user's Entra object id."))
+    previous: PresencePairSeen = Field(**summary("Previous presence"))
+    current: PresencePairSeen = Field(**summary("Current presence"))
+    changed_at: UtcDateTime = Field(**summary("Changed at", "When the service saw the change."))
+    caused_by: Literal["service", "other"] = Field(
+        **summary("Caused by", "service when this service made the change, other otherwise.")
+    )
+    schedule_id: str | None = Field(None, **summary("Schedule id", "The schedule that made it, if one did."))

@@ -46,7 +46,13 @@ def swagger(host: str | None, scheme: str = "https", caller_auth: str = "functio
     definitions: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
     for op in CATALOG:
-        paths.setdefault(f"/{op.route}", {})[op.method.lower()] = _operation(op, definitions, caller_auth)
+        path = paths.setdefault(f"/{op.route}", {})
+        path[op.method.lower()] = _operation(op, definitions, caller_auth)
+        if op.notification is not None:  # what the trigger's flow receives, per change
+            path["x-ms-notification-content"] = {
+                "description": op.notification.__doc__ or op.summary,
+                "schema": {"$ref": _add_model(op.notification, definitions)},
+            }
     scheme_name, security = _SECURITY[caller_auth]
     _add_model(Problem, definitions)
     doc: dict[str, Any] = {
@@ -97,6 +103,8 @@ def _operation(op: Operation, definitions: dict[str, Any], caller_auth: str) -> 
             }
         )
     success: dict[str, Any] = {"description": "OK" if op.status == 200 else "Done"}
+    if op.status == 201:  # Power Automate deletes a webhook trigger's subscription at this URL
+        success["headers"] = {"Location": {"type": "string", "description": "The URL of what was created."}}
     if op.response is not None:
         success["schema"] = {"$ref": _add_model(op.response, definitions)}
     elif op.status == 200:
@@ -116,6 +124,11 @@ def _operation(op: Operation, definitions: dict[str, Any], caller_auth: str) -> 
         "responses": responses,
     }
     doc["security"] = [] if op.anonymous else [{_SECURITY[caller_auth][0]: []}]
+    if op.notification is not None:
+        doc["x-ms-trigger"] = "single"
+        doc["x-ms-trigger-hint"] = "To see it work, change a watched user's presence in Teams."
+    if op.visibility is not None:
+        doc["x-ms-visibility"] = op.visibility
     return doc
 
 

@@ -15,6 +15,7 @@ from shared.models import (
     Preferred,
     PreferredRequest,
     Presence,
+    PresenceChange,
     PresenceQuery,
     PresenceQueryResult,
     Schedule,
@@ -25,6 +26,9 @@ from shared.models import (
     SessionRequest,
     StatusMessage,
     StatusMessageRequest,
+    Watch,
+    WatchInput,
+    WatchList,
 )
 
 
@@ -58,6 +62,10 @@ class Operation:
     path_params: tuple[Param, ...] = field(default_factory=tuple)
     query_params: tuple[Param, ...] = field(default_factory=tuple)
     header_params: tuple[Param, ...] = field(default_factory=tuple)
+    # Power Automate: a webhook trigger (x-ms-trigger "single") whose notifications have this shape; an
+    # operation the platform calls itself is "internal" (hidden from makers).
+    notification: type[BaseModel] | None = None
+    visibility: Literal["internal", "advanced"] | None = None
 
 
 USER = Param("user", "User", "The user's Entra object id (GUID) or UPN/e-mail.", "important")
@@ -263,6 +271,56 @@ LIST_AUDIT = Operation(
         Param("top", "Page size", "1 to 200 (default 50).", "advanced"),
     ),
 )
+WATCH_ID = Param("id", "Watch id", "The watch's id, as returned when it was created.")
+CREATE_WATCH = Operation(
+    "WhenPresenceChanges",
+    "POST",
+    "watches",
+    "When a user's presence changes",
+    "Watches users (or an Entra group's members) and POSTs each change of availability or activity to "
+    "callbackUrl, signed with the watch's secret, within a minute of it. In Power Automate this is a "
+    "trigger; elsewhere, DELETE the Location to stop. Changes the service made are left out unless "
+    "includeOwnChanges.",
+    "Watches",
+    Watch,
+    status=201,
+    body=WatchInput,
+    max_body=1024 * 1024,
+    notification=PresenceChange,
+)
+LIST_WATCHES = Operation(
+    "ListWatches",
+    "GET",
+    "watches",
+    "List watches",
+    "Watches ordered by id, a page at a time (follow nextLink); a signed-in user sees her own.",
+    "Watches",
+    WatchList,
+    query_params=(Param("top", "Page size", "1 to 200 (default 50).", "advanced"),),
+)
+GET_WATCH = Operation(
+    "GetWatch",
+    "GET",
+    "watches/{id}",
+    "Get a watch",
+    "The watch with its status (active, or disabled after its callback failed too long), deliveries and "
+    "last delivery error.",
+    "Watches",
+    Watch,
+    path_params=(WATCH_ID,),
+)
+DELETE_WATCH = Operation(
+    "DeleteWatch",
+    "DELETE",
+    "watches/{id}",
+    "Stop a watch",
+    "Deletes the watch and its undelivered changes (Power Automate calls it when the flow is turned off).",
+    "Watches",
+    None,
+    status=204,
+    path_params=(WATCH_ID,),
+    visibility="internal",
+)
 HEALTH = Operation(
     "GetHealth",
     "GET",
@@ -300,6 +358,10 @@ CATALOG: tuple[Operation, ...] = (
     UPDATE_SCHEDULE,
     CANCEL_SCHEDULE,
     LIST_AUDIT,
+    CREATE_WATCH,
+    LIST_WATCHES,
+    GET_WATCH,
+    DELETE_WATCH,
     HEALTH,
     OPENAPI,
 )

@@ -33,6 +33,38 @@ PREFERRED_PAIRS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+# Graph's presence resource: every availability and activity it may show (what a watch can filter on).
+AVAILABILITIES: tuple[str, ...] = (
+    "Available",
+    "AvailableIdle",
+    "Away",
+    "BeRightBack",
+    "Busy",
+    "BusyIdle",
+    "DoNotDisturb",
+    "Offline",
+    "PresenceUnknown",
+)
+ACTIVITIES: tuple[str, ...] = (
+    "Available",
+    "AvailableInactive",
+    "Away",
+    "BeRightBack",
+    "Busy",
+    "DoNotDisturb",
+    "Focusing",
+    "InACall",
+    "InAConferenceCall",
+    "Inactive",
+    "InAMeeting",
+    "Offline",
+    "OffWork",
+    "OutOfOffice",
+    "PresenceUnknown",
+    "Presenting",
+    "UrgentInterruptionsOnly",
+)
+
 # Graph: a session's expirationDuration is 5 minutes to 4 hours; a preferred presence's at most 7 days
 # (the strict reading of Graph's docs, see localdev/graph/README.md).
 SESSION_MIN = timedelta(minutes=5)

@@ -1,6 +1,7 @@
 """purge_history: what is kept, and for how long. Audit rows and finished schedules for RETENTION_DAYS,
-idempotency keys for 24 hours, cached user ids until they expire. Runs daily; each sweep is one
-filtered scan per table and deletes in transactions of up to 100 rows per partition."""
+idempotency keys and delivered watch notifications for 24 hours, cached user ids until they expire. Runs
+daily; each sweep is one filtered scan per table and deletes in transactions of up to 100 rows per
+partition."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.keys import encode_key
 from shared.scheduling import IDEMPOTENCY_TTL
 from shared.tables import TableStore, guarded
 
+SETTLED_TTL = timedelta(days=1)
 _BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
 
 
@@ -26,6 +28,10 @@ async def purge_history(store: TableStore, now: datetime, retention_days: int) -
         ),
         "Idempotency": await _purge(store, "Idempotency", "CreatedAt lt @at", {"at": now - IDEMPOTENCY_TTL}),
         "UserCache": await _purge(store, "UserCache", "ExpiresAt lt @at", {"at": now}),
+        # Delivered (or dropped) watch notifications: kept a day so a late poller cannot make one again.
+        "WatchDeliveries": await _purge(
+            store, "WatchDeliveries", "Status ne 'pending' and SettledAt lt @at", {"at": now - SETTLED_TTL}
+        ),
     }
     finished = await _rows(
         store,

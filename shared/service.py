@@ -19,7 +19,7 @@ from shared.directory import UserDirectory
 from shared.errors import ServiceError
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, HoldStore, Timeline
-from shared.holding import HoldService
+from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
@@ -27,6 +27,8 @@ from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
 from shared.tables import TableStore, UserCache
+from shared.watch_store import WatchStore
+from shared.watching import WatchPoller, WatchService
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class Services:
     schedules: ScheduleService
     engine: ScheduleEngine
     audit: AuditTrail
+    watches: WatchService
+    watcher: WatchPoller
 
     async def health(self) -> dict[str, bool]:
         """Whether storage and Graph answer, each within 10 s, checked at the same time."""
@@ -96,7 +100,34 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     trail = AuditTrail(audit, directory, clock, config.retention_days)
-    return Services(config, clock, tables, gateway, directory, presence, holding, schedules, engine, trail)
+    watch_store = WatchStore(tables)
+    # Plain http callbacks only where the whole stack is local (the Graph emulator on loopback).
+    watches = WatchService(
+        watch_store, directory, gateway, audit, clock, allow_loopback_http=config.graph_is_loopback
+    )
+    watcher = WatchPoller(
+        watch_store,
+        gateway,
+        audit,
+        clock,
+        renewer=TIMER_CALLER,
+        group_refresh=timedelta(minutes=config.watch_group_refresh_minutes),
+        disable_after=timedelta(hours=config.watch_disable_after_hours),
+    )
+    return Services(
+        config,
+        clock,
+        tables,
+        gateway,
+        directory,
+        presence,
+        holding,
+        schedules,
+        engine,
+        trail,
+        watches,
+        watcher,
+    )
 
 
 def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Callable[[], Awaitable[str]]:

@@ -1,18 +1,31 @@
-"""Presence watches (issue 8), the pure rules: what counts as a change between two reads of a user's
-presence, which changes a watch's filter lets through, where a notification may be sent, and how it is
-signed. No I/O: the poll timer (to come) reads presence in bulk and calls these."""
+"""Presence watches, the pure rules: what counts as a change between two reads of a user's presence, who
+caused it, which changes a watch's filter lets through, where a notification may be sent, how it is
+signed and what it says, and how a failing receiver is backed off and finally given up on. No I/O: the
+poll timer (shared/watching.py) reads presence in bulk and calls these."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from shared.config import is_loopback_url
 from shared.errors import invalid_field
 
 SIGNATURE_HEADER = "X-Presence-Signature"  # "sha256=<hex HMAC-SHA256 of the body with the watch's secret>"
+DELIVERY_HEADER = "X-Presence-Delivery"  # the notification's id, the same on a resend: receivers dedupe by it
+
+# The audit trail's operations that change what Graph shows as availability/activity (status messages
+# do not). A renewal (the timer setting the same session or preferred presence again) changes nothing.
+PRESENCE_WRITES = frozenset(
+    {"session.set", "session.clear", "preferred.set", "preferred.clear", "schedule.start", "schedule.end"}
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,92 @@ def changed(previous: Seen | None, current: Seen) -> bool:
     return (previous.availability, previous.activity) != (current.availability, current.activity)
 
 
+@dataclass(frozen=True)
+class Write:
+    """One audit row about the user: a change the service made."""
+
+    at: datetime
+    operation: str
+    caller: str
+    schedule_id: str | None
+
+
+@dataclass(frozen=True)
+class Cause:
+    by: Literal["service", "other"]
+    schedule_id: str | None = None
+
+
+def cause_of(writes: Iterable[Write], since: datetime, until: datetime, renewer: str) -> Cause:
+    """Who changed a presence seen changed at `until` and not at `since` (the previous read): the service
+    when it wrote the user's presence in between (the latest such write names its schedule, if any),
+    otherwise somebody else (the user, Teams, a calendar). Renewals by `renewer` do not count: they set
+    what was already shown. Graph does not say who changed a presence, so this is the service's own
+    record against the window: a user's change between the same two reads as the service's reads as
+    ours, and a write begun just before a read that Graph applied just after it reads as theirs (the
+    audit row is written when a change starts)."""
+    ours = [
+        w
+        for w in writes
+        if w.operation in PRESENCE_WRITES
+        and since < w.at <= until
+        and not (w.caller == renewer and w.operation.endswith(".set") and w.schedule_id is None)
+    ]
+    if not ours:
+        return Cause("other")
+    latest = max(ours, key=lambda w: w.at)
+    return Cause("service", latest.schedule_id)
+
+
+def delivery_key(user_id: str, current: Seen, previous_seen_at: datetime) -> str:
+    """A change's id within a watch, the same whichever poller saw it: Graph's sequence number names the
+    presence version; without one, the pair and the read it was compared with."""
+    pair = f"{current.availability}.{current.activity}"
+    version = current.sequence_number or f"{pair}.{int(previous_seen_at.timestamp())}"
+    return f"{user_id}.{version}"
+
+
+def notification(
+    *,
+    watch_id: str,
+    delivery_id: str,
+    user: str,
+    user_id: str,
+    previous: Seen,
+    current: Seen,
+    changed_at: datetime,
+    cause: Cause,
+) -> bytes:
+    """The body POSTed to the callback (models.PresenceChange documents it), as the exact bytes signed."""
+    body: dict[str, Any] = {
+        "watchId": watch_id,
+        "deliveryId": delivery_id,
+        "user": user,
+        "userId": user_id,
+        "previous": {"availability": previous.availability, "activity": previous.activity},
+        "current": {"availability": current.availability, "activity": current.activity},
+        "changedAt": changed_at.isoformat().replace("+00:00", "Z"),
+        "causedBy": cause.by,
+        "scheduleId": cause.schedule_id,
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# A receiver that fails is tried again after 1, 2, 4 ... minutes, at most an hour apart.
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long to wait after the `failures`-th failure in a row (1-based)."""
+    return min(FIRST_RETRY * 2 ** min(max(failures - 1, 0), 10), LONGEST_RETRY)
+
+
+def gives_up(failing_since: datetime, now: datetime, disable_after: timedelta) -> bool:
+    """A watch whose receiver has failed every attempt for `disable_after` is disabled."""
+    return now - failing_since >= disable_after
+
+
 def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
     """A callback URL the service may POST to: https, or plain http to a loopback address when running
     locally; no credentials in it; at most 2,048 characters. A 400 naming `callbackUrl` otherwise."""
@@ -67,7 +166,22 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
         raise invalid_field(
             "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
         )
+    if _internal_address(host) and not (allow_loopback_http and is_loopback_url(url)):
+        # The service must not be made to POST into its own network (metadata endpoints, private hosts).
+        raise invalid_field("invalidCallbackUrl", "callbackUrl", "Not a private or local address.")
     return url
+
+
+def _internal_address(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: where it points is for DNS to say, at delivery
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
 
 
 def sign(body: bytes, secret: bytes) -> str:

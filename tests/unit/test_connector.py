@@ -69,7 +69,30 @@ def test_api_properties_validate_and_match_the_security_definition(definition):
 def operations(definition: dict[str, Any]):
     for path, methods in definition["paths"].items():
         for method, operation in methods.items():
-            yield f"{method.upper()} {path}", operation
+            if not method.startswith("x-"):  # path-level extensions, e.g. x-ms-notification-content
+                yield f"{method.upper()} {path}", operation
+
+
+def test_the_watch_trigger_is_a_power_automate_webhook_trigger(definition):
+    """Power Automate: POST subscribes with the flow's URL in the x-ms-notification-url field, the 201's
+    Location is what it DELETEs when the flow is turned off (an internal operation on that path), and
+    x-ms-notification-content describes what each notification carries."""
+    item = definition["paths"]["/watches"]
+    trigger = item["post"]
+    assert trigger["x-ms-trigger"] == "single"
+    assert trigger["summary"] == "When a user's presence changes"
+    assert trigger["responses"]["201"]["headers"]["Location"]["type"] == "string"
+    [body] = [p for p in trigger["parameters"] if p["in"] == "body"]
+    model = definition["definitions"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    callback = model["properties"]["callbackUrl"]
+    assert callback["x-ms-notification-url"] is True
+    assert callback["x-ms-visibility"] == "internal"
+    assert "callbackUrl" in model["required"]
+    stop = definition["paths"]["/watches/{id}"]["delete"]
+    assert stop["x-ms-visibility"] == "internal"
+    content = item["x-ms-notification-content"]["schema"]["$ref"].rsplit("/", 1)[1]
+    fields = definition["definitions"][content]["properties"]
+    assert {"user", "userId", "previous", "current", "changedAt", "causedBy", "scheduleId"} <= set(fields)
 
 
 def test_summaries_are_short_sentence_case_without_trailing_punctuation(definition):

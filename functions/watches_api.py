@@ -1,0 +1,64 @@
+"""Watch routes: start, list, read and stop presence watches (a Power Automate webhook trigger)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import azure.functions as func
+
+from shared.auth import Caller, authorize, permit
+from shared.errors import ServiceError
+from shared.http import json_response, next_link, no_content, page_size, parse_body, route
+from shared.models import WatchInput, WatchList
+from shared.operations import CREATE_WATCH, DELETE_WATCH, GET_WATCH, LIST_WATCHES
+from shared.service import services
+from shared.watch_store import WatchRecord
+
+bp = func.Blueprint()
+
+
+@route(bp, CREATE_WATCH)
+async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
+    caller = await authorize(req, CREATE_WATCH, services())
+    body = parse_body(req, WatchInput, CREATE_WATCH.max_body)
+    targets = services().watches.targets(body)
+    if isinstance(targets, str):
+        caller.require("read")  # a group's members are not known up front: only callers who may read anyone
+    else:
+        await permit(caller, "read", targets, services().directory)
+    watch = await services().watches.create(caller.name, body, targets)
+    # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
+    origin = urlparse(req.url)._replace(path=f"/api/watches/{watch.id}", query="", fragment="").geturl()
+    return json_response(watch, status=201, headers={"Location": origin})
+
+
+@route(bp, LIST_WATCHES)
+async def list_watches(req: func.HttpRequest) -> func.HttpResponse:
+    caller = await authorize(req, LIST_WATCHES, services())
+    top = page_size(req.params.get("top"))
+    mine = None if caller.unrestricted("read") else caller.name
+    page, last = await services().watches.page(mine, top, req.params.get("after"))
+    return json_response(WatchList(value=page, next_link=next_link(req, {"top": str(top)}, last)))
+
+
+@route(bp, GET_WATCH)
+async def get_watch(req: func.HttpRequest) -> func.HttpResponse:
+    caller = await authorize(req, GET_WATCH, services())
+    watch = await _owned(caller, req.route_params["id"])
+    return json_response(await services().watches.show(watch))
+
+
+@route(bp, DELETE_WATCH)
+async def delete_watch(req: func.HttpRequest) -> func.HttpResponse:
+    caller = await authorize(req, DELETE_WATCH, services())
+    await services().watches.delete(caller.name, await _owned(caller, req.route_params["id"]))
+    return no_content()
+
+
+async def _owned(caller: Caller, watch_id: str) -> WatchRecord:
+    """A watch is its maker's, and any caller's who may read every user (a 404 to others: a watch id
+    says nothing about whether it exists)."""
+    record, _ = await services().watches.get(watch_id)
+    if not caller.unrestricted("read") and record.created_by != caller.name:
+        raise ServiceError(404, "watchNotFound", "No such watch.")
+    return record

@@ -1,0 +1,404 @@
+"""Presence watches in Table storage.
+
+- `Watches`: one row per watch (PartitionKey = watch id, RowKey "watch"), written with ETags; it carries
+  the delivery state (pending flag, failures, back-off, claim lease). A row "poll"/"state" remembers when
+  the poller last read presence.
+- `WatchMembers`: one row per watched user of a watch (PartitionKey = watch id, RowKey = object id) with
+  what the last poll saw of that user, so each watch compares against its own baseline.
+- `WatchDeliveries`: the outbox (PartitionKey = watch id, RowKey = the change's id). A change is written
+  here before the member row moves on, and its id is the same whichever poller saw it, so a crash or two
+  pollers at once never make a change twice; sent rows stay a day for that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.hold_store import Conflict
+from shared.holds import Failure
+from shared.keys import decode_key, encode_key
+from shared.tables import TableStore, guarded
+from shared.watch_rules import Filter, Seen
+
+WATCH_ROW = "watch"
+_POLL_KEYS = ("poll", "state")  # a partition no watch id can have (ids are hex)
+_BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
+_CONCURRENCY = 16
+
+Status = Literal["active", "disabled"]
+
+
+@dataclass(frozen=True)
+class WatchRecord:
+    id: str
+    group: str | None
+    callback_url: str
+    filter: Filter
+    include_own_changes: bool
+    secret: str
+    status: Status
+    created_at: datetime
+    created_by: str
+    member_count: int
+    delivered: int = 0
+    has_pending: bool = False  # the outbox may hold undelivered changes
+    failures: int = 0  # failed deliveries in a row
+    failing_since: datetime | None = None
+    retry_at: datetime | None = None
+    last_error: Failure | None = None
+    claimed_until: datetime | None = None  # a worker is delivering until then
+    disabled_at: datetime | None = None
+    members_refreshed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    watch_id: str
+    user_id: str
+    user: str  # as the watch names the user: the caller's words, or a group member's UPN
+    seen: Seen | None = None  # None until the first poll after it was added: that read is the baseline
+    seen_at: datetime | None = None
+    etag: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    watch_id: str
+    key: str
+    body: bytes
+    changed_at: datetime
+    status: Literal["pending", "sent", "dropped"] = "pending"
+    etag: str = field(default="", compare=False)
+
+
+class WatchStore:
+    WATCHES = "Watches"
+    MEMBERS = "WatchMembers"
+    DELIVERIES = "WatchDeliveries"
+
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+        self._limit = asyncio.Semaphore(_CONCURRENCY)
+
+    # --- watches ---------------------------------------------------------------------------------------
+
+    async def create(self, record: WatchRecord, members: Mapping[str, str]) -> None:
+        """Members first: a crash in between leaves member rows no watch points at (never polled, and
+        swept with the watch id), never a watch without its members."""
+        await self.set_members(record.id, members, keep=[])
+        table = await self._store.table(self.WATCHES)
+        try:
+            await guarded(lambda: table.create_entity(_watch_entity(record)))
+        except ResourceExistsError:
+            raise Conflict(record.id) from None
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord | None, str | None]:
+        table = await self._store.table(self.WATCHES)
+        try:
+            entity = await guarded(lambda: table.get_entity(watch_id, WATCH_ROW))
+        except ResourceNotFoundError:
+            return None, None
+        return _watch_from_entity(entity), entity.metadata["etag"]
+
+    async def replace(self, record: WatchRecord, etag: str) -> str:
+        table = await self._store.table(self.WATCHES)
+        entity = _watch_entity(record)
+        try:
+            result = await guarded(
+                lambda: table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise Conflict(record.id) from None
+        return str(result["etag"])
+
+    async def flag_pending(self, watch_id: str) -> None:
+        """Say the outbox has something for this watch (a merge: it leaves the delivery state alone)."""
+        table = await self._store.table(self.WATCHES)
+        entity = {"PartitionKey": watch_id, "RowKey": WATCH_ROW, "HasPending": True}
+        with contextlib.suppress(ResourceNotFoundError):  # deleted meanwhile: nothing to deliver to
+            await guarded(lambda: table.update_entity(entity, mode=UpdateMode.MERGE))  # If-Match: *
+
+    async def all(self, *, status: Status | None = None) -> list[tuple[WatchRecord, str]]:
+        table = await self._store.table(self.WATCHES)
+        query, params = "RowKey eq @row", {"row": WATCH_ROW}
+        if status is not None:
+            query, params = f"{query} and Status eq @status", {**params, "status": status}
+
+        async def read() -> list[tuple[WatchRecord, str]]:
+            return [
+                (_watch_from_entity(row), row.metadata["etag"])
+                async for row in table.query_entities(query, parameters=params)
+            ]
+
+        return await guarded(read)
+
+    async def page(
+        self, *, created_by: str | None, top: int, after: str | None
+    ) -> tuple[list[WatchRecord], str | None]:
+        """Watches ordered by id from after `after` (optionally one caller's); the last id if more."""
+        table = await self._store.table(self.WATCHES)
+        query = "PartitionKey gt @after and RowKey eq @row"
+        params: dict[str, Any] = {"after": after or "", "row": WATCH_ROW}
+        if created_by is not None:
+            query += " and CreatedBy eq @by"
+            params["by"] = created_by
+
+        async def read() -> list[WatchRecord]:
+            found: list[WatchRecord] = []
+            async for row in table.query_entities(query, parameters=params, results_per_page=top + 1):
+                found.append(_watch_from_entity(row))
+                if len(found) > top:
+                    break
+            return found
+
+        found = await guarded(read)
+        page = found[:top]
+        return page, (page[-1].id if len(found) > top and page else None)
+
+    async def delete(self, watch_id: str) -> bool:
+        """The watch row first (it stops being polled and delivered), then its members and outbox."""
+        table = await self._store.table(self.WATCHES)
+        try:
+            await guarded(lambda: table.delete_entity(watch_id, WATCH_ROW))
+            existed = True
+        except ResourceNotFoundError:
+            existed = False
+        for suffix in (self.MEMBERS, self.DELIVERIES):
+            part = await self._store.table(suffix)
+            keys = await self._row_keys(part, watch_id)
+            await self._delete_rows(part, watch_id, keys)
+        return existed
+
+    # --- members ---------------------------------------------------------------------------------------
+
+    async def members(self, watch_id: str) -> list[Member]:
+        table = await self._store.table(self.MEMBERS)
+
+        async def read() -> list[Member]:
+            return [
+                _member_from_entity(row)
+                async for row in table.query_entities("PartitionKey eq @pk", parameters={"pk": watch_id})
+            ]
+
+        async with self._limit:
+            return await guarded(read)
+
+    async def set_members(self, watch_id: str, wanted: Mapping[str, str], keep: Iterable[Member]) -> None:
+        """Make the watch's members `wanted` (object id -> name): new ones added without a baseline,
+        those no longer wanted removed, those kept keep what was seen of them."""
+        table = await self._store.table(self.MEMBERS)
+        kept = {m.user_id for m in keep}
+        added = [
+            ("upsert", {"PartitionKey": watch_id, "RowKey": encode_key(i), "User": name})
+            for i, name in wanted.items()
+            if i not in kept
+        ]
+        removed = [
+            ("delete", {"PartitionKey": watch_id, "RowKey": encode_key(i)}) for i in kept - set(wanted)
+        ]
+        await self._submit(table, [*added, *removed])
+
+    async def record_seen(self, member: Member, seen: Seen, seen_at: datetime) -> bool:
+        """Move the member's baseline on, only if nobody did since it was read; False if somebody did."""
+        table = await self._store.table(self.MEMBERS)
+        entity = {
+            "PartitionKey": member.watch_id,
+            "RowKey": encode_key(member.user_id),
+            "Availability": seen.availability,
+            "Activity": seen.activity,
+            "Sequence": seen.sequence_number or "",
+            "SeenAt": seen_at,
+        }
+        try:
+            async with self._limit:
+                await guarded(
+                    lambda: table.update_entity(
+                        entity,
+                        mode=UpdateMode.MERGE,
+                        etag=member.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    # --- the outbox ------------------------------------------------------------------------------------
+
+    async def add_delivery(self, delivery: Delivery) -> bool:
+        """Put a change in the outbox; False when it is already there (another poller, or before a crash)."""
+        table = await self._store.table(self.DELIVERIES)
+        entity = {
+            "PartitionKey": delivery.watch_id,
+            "RowKey": encode_key(delivery.key),
+            "Body": delivery.body.decode(),
+            "ChangedAt": delivery.changed_at,
+            "Status": delivery.status,
+        }
+        try:
+            async with self._limit:
+                await guarded(lambda: table.create_entity(entity))
+        except ResourceExistsError:
+            return False
+        return True
+
+    async def pending(self, watch_id: str) -> list[Delivery]:
+        """The watch's undelivered changes, oldest first."""
+        table = await self._store.table(self.DELIVERIES)
+        query, params = "PartitionKey eq @pk and Status eq 'pending'", {"pk": watch_id}
+
+        async def read() -> list[Delivery]:
+            return [
+                _delivery_from_entity(row) async for row in table.query_entities(query, parameters=params)
+            ]
+
+        found = await guarded(read)
+        return sorted(found, key=lambda d: (d.changed_at, d.key))
+
+    async def settle(self, delivery: Delivery, status: Literal["sent", "dropped"], at: datetime) -> None:
+        table = await self._store.table(self.DELIVERIES)
+        entity = {
+            "PartitionKey": delivery.watch_id,
+            "RowKey": encode_key(delivery.key),
+            "Status": status,
+            "SettledAt": at,
+        }
+        with contextlib.suppress(ResourceNotFoundError):  # the watch was deleted meanwhile
+            await guarded(lambda: table.update_entity(entity, mode=UpdateMode.MERGE))
+
+    # --- the poller's own state ------------------------------------------------------------------------
+
+    async def last_read(self) -> datetime | None:
+        table = await self._store.table(self.WATCHES)
+        try:
+            entity = await guarded(lambda: table.get_entity(*_POLL_KEYS))
+        except ResourceNotFoundError:
+            return None
+        return entity.get("ReadAt")
+
+    async def set_last_read(self, at: datetime) -> None:
+        table = await self._store.table(self.WATCHES)
+        entity = {"PartitionKey": _POLL_KEYS[0], "RowKey": _POLL_KEYS[1], "ReadAt": at}
+        await guarded(lambda: table.upsert_entity(entity))
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    async def _row_keys(self, table: TableClient, partition: str) -> list[str]:
+        async def read() -> list[str]:
+            return [
+                row["RowKey"]
+                async for row in table.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"]
+                )
+            ]
+
+        return await guarded(read)
+
+    async def _delete_rows(self, table: TableClient, partition: str, row_keys: list[str]) -> None:
+        await self._submit(
+            table, [("delete", {"PartitionKey": partition, "RowKey": key}) for key in row_keys]
+        )
+
+    async def _submit(self, table: TableClient, operations: list[tuple[str, dict[str, Any]]]) -> None:
+        """Operations of one partition, in transactions of 100 sent side by side."""
+
+        async def one(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+            async with self._limit:
+                await guarded(lambda: table.submit_transaction(chunk))  # type: ignore[arg-type]
+
+        chunks = [operations[i : i + _BATCH] for i in range(0, len(operations), _BATCH)]
+        await asyncio.gather(*(one(chunk) for chunk in chunks))
+
+
+def _watch_entity(record: WatchRecord) -> dict[str, Any]:
+    return {
+        "PartitionKey": record.id,
+        "RowKey": WATCH_ROW,
+        "GroupId": record.group or "",
+        "CallbackUrl": record.callback_url,
+        "Filter": json.dumps(
+            {"availability": sorted(record.filter.availability), "activity": sorted(record.filter.activity)}
+        ),
+        "IncludeOwnChanges": record.include_own_changes,
+        "Secret": record.secret,
+        "Status": record.status,
+        "CreatedAt": record.created_at,
+        "CreatedBy": record.created_by,
+        "MemberCount": record.member_count,
+        "Delivered": record.delivered,
+        "HasPending": record.has_pending,
+        "Failures": record.failures,
+        "FailingSince": record.failing_since,
+        "RetryAt": record.retry_at,
+        "LastError": json.dumps({"code": record.last_error.code, "message": record.last_error.message})
+        if record.last_error
+        else "",
+        "LastErrorAt": record.last_error.at if record.last_error else None,
+        "ClaimedUntil": record.claimed_until,
+        "DisabledAt": record.disabled_at,
+        "MembersRefreshedAt": record.members_refreshed_at,
+    }
+
+
+def _watch_from_entity(row: Mapping[str, Any]) -> WatchRecord:
+    kept = json.loads(row.get("Filter") or "{}")
+    error = json.loads(row["LastError"]) if row.get("LastError") else None
+    return WatchRecord(
+        id=row["PartitionKey"],
+        group=row.get("GroupId") or None,
+        callback_url=row["CallbackUrl"],
+        filter=Filter(frozenset(kept.get("availability", ())), frozenset(kept.get("activity", ()))),
+        include_own_changes=bool(row.get("IncludeOwnChanges")),
+        secret=row["Secret"],
+        status=row["Status"],
+        created_at=row["CreatedAt"],
+        created_by=row["CreatedBy"],
+        member_count=int(row.get("MemberCount") or 0),
+        delivered=int(row.get("Delivered") or 0),
+        has_pending=bool(row.get("HasPending")),
+        failures=int(row.get("Failures") or 0),
+        failing_since=row.get("FailingSince"),
+        retry_at=row.get("RetryAt"),
+        last_error=Failure(error["code"], error["message"], row["LastErrorAt"]) if error else None,
+        claimed_until=row.get("ClaimedUntil"),
+        disabled_at=row.get("DisabledAt"),
+        members_refreshed_at=row.get("MembersRefreshedAt"),
+    )
+
+
+def _member_from_entity(row: Any) -> Member:
+    seen = None
+    if row.get("SeenAt") is not None:
+        seen = Seen(row["Availability"], row["Activity"], row.get("Sequence") or None)
+    return Member(
+        watch_id=row["PartitionKey"],
+        user_id=decode_key(row["RowKey"]),
+        user=row.get("User") or row["RowKey"],
+        seen=seen,
+        seen_at=row.get("SeenAt"),
+        etag=row.metadata["etag"],
+    )
+
+
+def _delivery_from_entity(row: Any) -> Delivery:
+    return Delivery(
+        watch_id=row["PartitionKey"],
+        key=decode_key(row["RowKey"]),
+        body=str(row["Body"]).encode(),
+        changed_at=row["ChangedAt"],
+        status=row["Status"],
+        etag=row.metadata["etag"],
+    )

@@ -1,0 +1,458 @@
+"""Presence watches, the shell: making, reading and deleting watches (WatchService), and the poll_watches
+timer (WatchPoller) that reads every watched user in one bulk read, finds what changed since each watch
+last looked, and delivers each change once to the watch's callback, signed, with back-off.
+
+Why polling: Graph's presence change notifications are delegated-only; an application identity can only
+read. getPresencesByUserId answers 650 users a call, so a tick costs ceil(watched users / 650) calls,
+shared by every watch, within the presence budget the gateway's pacer keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from shared.clock import Clock
+from shared.directory import UserDirectory
+from shared.errors import FieldError, ServiceError, invalid_field
+from shared.graph import GraphPresence, PresenceGateway
+from shared.hold_store import AuditLog, Conflict
+from shared.holds import Failure
+from shared.models import MAX_WATCH_USERS, LastError, Watch, WatchFilter, WatchInput
+from shared.users import UserRef, parse_user
+from shared.watch_rules import (
+    Cause,
+    Filter,
+    Seen,
+    Write,
+    cause_of,
+    changed,
+    check_callback_url,
+    delivery_key,
+    gives_up,
+    notification,
+    retry_delay,
+)
+from shared.watch_store import Delivery, Member, WatchRecord, WatchStore
+from shared.webhooks import Answer, WebhookSender
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+POLL_CALLER = "timer:poll_watches"
+_WATCH_ID_LENGTH = 32  # uuid4 hex
+_LEASE = timedelta(minutes=2)  # a delivering worker that died frees its watch after this
+_PER_ROUND = 100  # deliveries per watch per tick: one slow receiver must not hold the timer
+_CONCURRENCY = 16
+_NOT_FOUND = "watchNotFound"
+
+
+class WatchService:
+    def __init__(
+        self,
+        store: WatchStore,
+        directory: UserDirectory,
+        gateway: PresenceGateway,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        allow_loopback_http: bool,
+    ) -> None:
+        self.store = store
+        self._directory = directory
+        self._gateway = gateway
+        self._audit = audit
+        self._clock = clock
+        self._allow_loopback_http = allow_loopback_http
+
+    def targets(self, body: WatchInput) -> list[UserRef] | str:
+        """What the watch is over, checked before anything is read: the users (each a valid id or UPN) or
+        the group's object id. Exactly one of the two; a 400 naming the field otherwise."""
+        check_callback_url(body.callback_url, allow_loopback_http=self._allow_loopback_http)
+        if (body.users is None) == (body.group is None):
+            raise invalid_field("invalidWatch", "users", "Give users or group (one of the two).")
+        if body.group is not None:
+            group = parse_user(body.group, field="group")
+            if not group.is_id:
+                raise invalid_field("invalidGroup", "group", "A group's object id (a GUID).")
+            return group.normalized
+        return [parse_user(user, field=f"users[{index}]") for index, user in enumerate(body.users or [])]
+
+    async def create(self, caller: str, body: WatchInput, targets: list[UserRef] | str) -> Watch:
+        """Resolve the users (or read the group's members), store the watch, and answer it with its secret,
+        which is shown this once."""
+        now = self._clock.now()
+        if isinstance(targets, str):
+            members = await self._gateway.group_members(targets)
+            if len(members) > MAX_WATCH_USERS:
+                raise invalid_field(
+                    "groupTooLarge", "group", f"The group has more than {MAX_WATCH_USERS:,} users."
+                )
+        else:
+            members = await self._resolve(targets)
+        kept = body.filter or WatchFilter()
+        record = WatchRecord(
+            id=uuid.uuid4().hex,
+            group=targets if isinstance(targets, str) else None,
+            callback_url=body.callback_url,
+            filter=Filter(frozenset(kept.availability or ()), frozenset(kept.activity or ())),
+            include_own_changes=body.include_own_changes,
+            secret=secrets.token_urlsafe(32),
+            status="active",
+            created_at=now,
+            created_by=caller,
+            member_count=len(members),
+            members_refreshed_at=now if isinstance(targets, str) else None,
+        )
+        await self.store.create(record, members)
+        await self._audit.append(now, caller, _subject(record), "", "watch.create", "ok", watch_id=record.id)
+        shown = to_api(record, list(members.values()) if record.group is None else None)
+        return shown.model_copy(update={"secret": record.secret})
+
+    async def _resolve(self, refs: list[UserRef]) -> dict[str, str]:
+        """Object id -> the user as given; every unknown user is named in the 404."""
+        found = await self._directory.resolve_many(refs)
+        members: dict[str, str] = {}
+        errors: list[FieldError] = []
+        for index, ref in enumerate(refs):
+            outcome = found[ref.normalized]
+            if isinstance(outcome, ServiceError):
+                if outcome.code != "userNotFound":
+                    raise outcome
+                errors.append(FieldError(f"users[{index}]", outcome.detail))
+            else:
+                members.setdefault(outcome, ref.given)
+        if errors:
+            raise ServiceError(404, "userNotFound", errors[0].message, errors)
+        return members
+
+    async def get(self, watch_id: str) -> tuple[WatchRecord, str]:
+        if len(watch_id) != _WATCH_ID_LENGTH or not all(c in "0123456789abcdef" for c in watch_id):
+            raise ServiceError(404, _NOT_FOUND, "No such watch.")  # never a table key from bad input
+        record, etag = await self.store.get(watch_id)
+        if record is None or etag is None:
+            raise ServiceError(404, _NOT_FOUND, "No such watch.")
+        return record, etag
+
+    async def show(self, record: WatchRecord) -> Watch:
+        """The watch as the API shows it: a users watch lists its users as they were given."""
+        users = None
+        if record.group is None:
+            users = sorted(m.user for m in await self.store.members(record.id))
+        return to_api(record, users)
+
+    async def page(
+        self, created_by: str | None, top: int, after: str | None
+    ) -> tuple[list[Watch], str | None]:
+        records, last = await self.store.page(created_by=created_by, top=top, after=after)
+        return [to_api(r, None) for r in records], last
+
+    async def delete(self, caller: str, record: WatchRecord) -> None:
+        await self.store.delete(record.id)
+        now = self._clock.now()
+        await self._audit.append(now, caller, _subject(record), "", "watch.delete", "ok", watch_id=record.id)
+
+
+def to_api(record: WatchRecord, users: list[str] | None) -> Watch:
+    error = record.last_error
+    return Watch(
+        id=record.id,
+        users=users,
+        group=record.group,
+        member_count=record.member_count,
+        callback_url=record.callback_url,
+        filter=WatchFilter(
+            availability=sorted(record.filter.availability) or None,
+            activity=sorted(record.filter.activity) or None,
+        )
+        if record.filter != Filter()
+        else None,
+        include_own_changes=record.include_own_changes,
+        status=record.status,
+        created_at=record.created_at,
+        created_by=record.created_by,
+        delivered=record.delivered,
+        failing_since=record.failing_since,
+        next_attempt_at=record.retry_at if record.status == "active" else None,
+        last_error=LastError(code=error.code, message=error.message, at=error.at) if error else None,
+        disabled_at=record.disabled_at,
+        members_refreshed_at=record.members_refreshed_at,
+    )
+
+
+def _subject(record: WatchRecord) -> str:
+    """What the audit row names as the watch's subject: its group, or how many users."""
+    return f"group:{record.group}" if record.group else f"{record.member_count} users"
+
+
+@dataclass(frozen=True)
+class PollReport:
+    watches: int
+    users: int
+    changes: int
+    delivered: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class _Change:
+    watch: WatchRecord
+    member: Member
+    current: Seen
+
+
+class WatchPoller:
+    def __init__(
+        self,
+        store: WatchStore,
+        gateway: PresenceGateway,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        renewer: str,
+        group_refresh: timedelta,
+        disable_after: timedelta,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._audit = audit
+        self._clock = clock
+        self._renewer = renewer
+        self._group_refresh = group_refresh
+        self._disable_after = disable_after
+
+    async def tick(self) -> PollReport:
+        """Refresh due group memberships, read every watched user once, put each change in the outbox of
+        every watch that wants it, then deliver what is due. Safe to overlap and to crash anywhere."""
+        watches = [w for w, _ in await self._store.all(status="active")]
+        watches = await self._refresh_groups(watches)
+        members = await _gather([self._store.members(w.id) for w in watches])
+        by_watch = dict(zip([w.id for w in watches], members, strict=True))
+        user_ids = sorted({m.user_id for found in members for m in found})
+        changes = await self._detect(watches, by_watch, user_ids) if user_ids else 0
+        delivered, failed = await self.deliver()
+        return PollReport(len(watches), len(user_ids), changes, delivered, failed)
+
+    # --- detecting -------------------------------------------------------------------------------------
+
+    async def _detect(
+        self, watches: list[WatchRecord], members: dict[str, list[Member]], user_ids: list[str]
+    ) -> int:
+        since = await self._store.last_read()
+        read_at = self._clock.now()
+        found = await self._gateway.presences(user_ids)
+        failed = [e for e in found.values() if isinstance(e, ServiceError) and e.code != "userNotFound"]
+        if failed:
+            log.warning("poll_watches: %d of %d users not read (%s)", len(failed), len(found), failed[0].code)
+        baselines: list[tuple[Member, Seen]] = []
+        changes: list[_Change] = []
+        for watch in watches:
+            for member in members[watch.id]:
+                presence = found.get(member.user_id)
+                if not isinstance(presence, GraphPresence):
+                    continue  # not read this time: compared next time, against the same baseline
+                current = Seen(presence.availability, presence.activity, presence.sequence_number)
+                if member.seen is None:
+                    baselines.append((member, current))
+                elif changed(member.seen, current):
+                    changes.append(_Change(watch, member, current))
+        causes = await self._causes({c.member.user_id: c.member.seen_at for c in changes}, since, read_at)
+        outbox = [
+            self._delivery(c, causes[c.member.user_id], read_at)
+            for c in changes
+            if c.watch.filter.admits(c.current)
+            and (c.watch.include_own_changes or causes[c.member.user_id].by != "service")
+        ]
+        # The outbox first, then the flag, then the baselines: a crash before the last step finds the same
+        # changes next tick, and the outbox's ids make them the same deliveries.
+        await _gather([self._store.add_delivery(d) for d in outbox])
+        await _gather([self._store.flag_pending(w) for w in sorted({d.watch_id for d in outbox})])
+        moved = [(c.member, c.current) for c in changes] + baselines
+        await _gather([self._store.record_seen(m, seen, read_at) for m, seen in moved])
+        if not failed:  # the next tick's changes were caused after this read (see _causes)
+            await self._store.set_last_read(read_at)
+        return len(outbox)
+
+    def _delivery(self, change: _Change, cause: Cause, read_at: datetime) -> Delivery:
+        previous, member = change.member.seen, change.member
+        assert previous is not None
+        assert member.seen_at is not None
+        key = delivery_key(member.user_id, change.current, member.seen_at)
+        body = notification(
+            watch_id=change.watch.id,
+            delivery_id=delivery_id(change.watch.id, key),
+            user=member.user,
+            user_id=member.user_id,
+            previous=previous,
+            current=change.current,
+            changed_at=read_at,
+            cause=cause,
+        )
+        return Delivery(change.watch.id, key, body, read_at)
+
+    async def _causes(
+        self, users: dict[str, datetime | None], since: datetime | None, read_at: datetime
+    ) -> dict[str, Cause]:
+        """Who changed each user's presence: the service's own writes since the previous read, from the
+        audit trail (one query per changed user)."""
+
+        async def one(user_id: str, seen_at: datetime | None) -> Cause:
+            start = since or seen_at or read_at
+            rows, _ = await self._audit.page(user_id=user_id, since=start, until=read_at, top=50, after=None)
+            writes = [
+                Write(row["At"], row["Operation"], row["Caller"], row.get("ScheduleId") or None)
+                for row in rows
+                if row.get("Outcome") == "ok"
+            ]
+            return cause_of(writes, start, read_at, self._renewer)
+
+        found = await _gather([one(user_id, seen_at) for user_id, seen_at in users.items()])
+        return dict(zip(users, found, strict=True))
+
+    # --- groups ----------------------------------------------------------------------------------------
+
+    async def _refresh_groups(self, watches: list[WatchRecord]) -> list[WatchRecord]:
+        now = self._clock.now()
+        due = [
+            w
+            for w in watches
+            if w.group
+            and (w.members_refreshed_at is None or now - w.members_refreshed_at >= self._group_refresh)
+        ]
+        refreshed = {w.id: w for w in await _gather([self._refresh(w, now) for w in due])}
+        return [refreshed.get(w.id, w) for w in watches]
+
+    async def _refresh(self, watch: WatchRecord, now: datetime) -> WatchRecord:
+        """Read the group's members again: new ones start with a baseline, gone ones are dropped. Graph
+        failing leaves the members as they were, tried again next tick."""
+        assert watch.group is not None
+        try:
+            wanted = await self._gateway.group_members(watch.group)
+        except ServiceError as error:
+            log.warning("poll_watches: a group's members not read (%s)", error.code)
+            return watch
+        if len(wanted) > MAX_WATCH_USERS:
+            log.warning(
+                "poll_watches: a group has %d users; watching the first %d", len(wanted), MAX_WATCH_USERS
+            )
+            wanted = dict(sorted(wanted.items())[:MAX_WATCH_USERS])
+        await self._store.set_members(watch.id, wanted, await self._store.members(watch.id))
+        current, etag = await self._store.get(watch.id)
+        if current is None or etag is None:
+            return watch
+        updated = replace(current, members_refreshed_at=now, member_count=len(wanted))
+        with contextlib.suppress(Conflict):  # somebody refreshed or delivered meanwhile: members are set
+            await self._store.replace(updated, etag)
+        return updated
+
+    # --- delivering ------------------------------------------------------------------------------------
+
+    async def deliver(self) -> tuple[int, int]:
+        """Send every due watch's outbox, oldest first, each watch on its own (one failing receiver
+        holds back only its own watch). Returns (delivered, watches that failed)."""
+        now = self._clock.now()
+        due = [
+            (w, etag)
+            for w, etag in await self._store.all(status="active")
+            if w.has_pending
+            and (w.retry_at is None or w.retry_at <= now)
+            and (w.claimed_until is None or w.claimed_until <= now)
+        ]
+        if not due:
+            return 0, 0
+        async with WebhookSender() as sender:
+            results = await _gather([self._deliver(w, etag, sender, now) for w, etag in due])
+        return sum(sent for sent, _ in results), sum(1 for _, ok in results if not ok)
+
+    async def _deliver(
+        self, watch: WatchRecord, etag: str, sender: WebhookSender, now: datetime
+    ) -> tuple[int, bool]:
+        try:
+            etag = await self._store.replace(replace(watch, claimed_until=now + _LEASE), etag)
+        except Conflict:
+            return 0, True  # another worker has it
+        pending = (await self._store.pending(watch.id))[:_PER_ROUND]
+        sent, answer = 0, None
+        for delivery in pending:
+            answer = await sender.post(
+                watch.callback_url, delivery.body, watch.secret, delivery_id(watch.id, delivery.key)
+            )
+            if answer.outcome != "delivered":
+                break
+            await self._store.settle(delivery, "sent", now)
+            sent, answer = sent + 1, None
+        outcome = await self._outcome(watch, sent, answer, more=len(pending) == _PER_ROUND, now=now)
+        try:
+            await self._store.replace(outcome, etag)
+        except Conflict:  # a poller flagged new changes meanwhile: keep the flag, record the rest
+            current, fresh = await self._store.get(watch.id)
+            if current is not None and fresh is not None:
+                with_flag = replace(outcome, has_pending=outcome.status == "active")
+                with contextlib.suppress(Conflict):  # the lease runs out; the next tick sees the outbox
+                    await self._store.replace(with_flag, fresh)
+        return sent, answer is None
+
+    async def _outcome(
+        self, watch: WatchRecord, sent: int, answer: Answer | None, *, more: bool, now: datetime
+    ) -> WatchRecord:
+        delivered = replace(watch, claimed_until=None, delivered=watch.delivered + sent)
+        if answer is None:
+            return replace(
+                delivered, has_pending=more, failures=0, failing_since=None, retry_at=None, last_error=None
+            )
+        failing_since = watch.failing_since or now
+        error = Failure(
+            "callbackFailed" if answer.outcome == "failed" else "callbackGone", answer.detail, now
+        )
+        if answer.outcome == "gone" or gives_up(failing_since, now, self._disable_after):
+            await self._disable(watch, now)
+            return replace(
+                delivered,
+                status="disabled",
+                disabled_at=now,
+                has_pending=False,
+                failing_since=failing_since,
+                retry_at=None,
+                last_error=error,
+                failures=watch.failures + 1,
+            )
+        failures = watch.failures + 1
+        return replace(
+            delivered,
+            failures=failures,
+            failing_since=failing_since,
+            retry_at=now + retry_delay(failures),
+            last_error=error,
+        )
+
+    async def _disable(self, watch: WatchRecord, now: datetime) -> None:
+        """The receiver is gone or has failed too long: its undelivered changes are dropped, and the
+        watch stays, disabled, for its owner to see (GET /api/watches/{id})."""
+        log.warning("poll_watches: a watch was disabled (its callback failed)")
+        for delivery in await self._store.pending(watch.id):
+            await self._store.settle(delivery, "dropped", now)
+        await self._audit.append(
+            now, POLL_CALLER, _subject(watch), "", "watch.disable", "callbackFailed", watch_id=watch.id
+        )
+
+
+def delivery_id(watch_id: str, key: str) -> str:
+    return f"{watch_id}.{key}"
+
+
+async def _gather(calls: Sequence[Awaitable[T]]) -> list[T]:
+    """Side by side, at most _CONCURRENCY at a time."""
+    limit = asyncio.Semaphore(_CONCURRENCY)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with limit:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))

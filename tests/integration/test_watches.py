@@ -1,0 +1,270 @@
+"""The watch poller against Azurite, the emulator and a receiver on loopback: changes found by the bulk
+read, delivered once and signed, own changes told apart, a failing receiver backed off and finally given
+up on, overlapping and crashed ticks. Every assertion is on what the receiver got, what Graph was asked
+(the journal) and what is stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from localdev.graph import EmulatorControl
+from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
+from shared.models import SessionRequest, WatchInput
+from shared.service import Services
+from shared.watch_store import WatchStore
+from tests.receiver import Receiver
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def at_t0(services: Services, graph: EmulatorControl) -> Services:
+    services.clock.set_now(T0, frozen=True)
+    await graph.set_clock(T0, frozen=True)
+    return services
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as running:
+        yield running
+
+
+async def travel(services: Services, graph: EmulatorControl, **delta: float) -> None:
+    services.clock.advance(timedelta(**delta))
+    await graph.set_clock(services.clock.now(), frozen=True)
+
+
+async def watch(services: Services, receiver: Receiver, **fields: object):
+    body = WatchInput.model_validate({"callbackUrl": receiver.url, "users": [ALICE_ID, BOB_ID]} | fields)
+    return await services.watches.create("test", body, services.watches.targets(body))
+
+
+async def test_a_teams_client_change_is_delivered_once_signed_with_the_watch_secret(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()  # the baseline: nothing to tell yet
+    assert receiver.received == []
+
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    report = await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await services.watcher.tick()  # nothing new: nothing sent again
+
+    assert (report.changes, report.delivered) == (1, 1)
+    [got] = receiver.received
+    assert got.signed_with(created.secret or "")
+    assert not got.signed_with("another secret")
+    assert got.json == {
+        "watchId": created.id,
+        "deliveryId": got.delivery_id,
+        "user": ALICE_ID,
+        "userId": ALICE_ID,
+        "previous": {"availability": "Offline", "activity": "Offline"},
+        "current": {"availability": "Busy", "activity": "InAMeeting"},
+        "changedAt": "2026-11-23T08:01:00Z",
+        "causedBy": "other",
+        "scheduleId": None,
+    }
+    shown = await services.watches.show((await services.watches.get(created.id))[0])
+    assert (shown.delivered, shown.status, shown.last_error) == (1, "active", None)
+
+
+async def test_one_bulk_read_per_tick_serves_every_watch(at_t0, graph, receiver):
+    services = at_t0
+    await watch(services, receiver)
+    await watch(services, receiver, users=[BOB_ID, CAROL_ID])
+    await graph.clear_journal()
+    await services.watcher.tick()
+    reads = await graph.journal(path="/communications/getPresencesByUserId")
+    assert len(reads) == 1
+    assert sorted(reads[0].body["ids"]) == sorted([ALICE_ID, BOB_ID, CAROL_ID])
+
+    await travel(services, graph, minutes=1)
+    await graph.add_session(BOB_ID, "teams-mobile", "Away", "Away")
+    await services.watcher.tick()
+    assert sorted(n["watchId"] for n in receiver.delivered) != []
+    assert len(receiver.delivered) == 2  # Bob is in both watches: each is told once
+    assert {n["userId"] for n in receiver.delivered} == {BOB_ID}
+
+
+async def test_the_service_s_own_changes_are_left_out_unless_asked_for(at_t0, graph, receiver):
+    services = at_t0
+    plain = await watch(services, receiver)
+    everything = await watch(services, receiver, includeOwnChanges=True)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    busy = SessionRequest(availability="Busy", activity="InACall", duration_minutes=60)
+    await services.holding.hold_session("test", ALICE_ID, busy)
+    await services.watcher.tick()
+
+    [ours] = receiver.delivered
+    assert ours["watchId"] == everything.id
+    assert (ours["causedBy"], ours["scheduleId"]) == ("service", None)
+    assert ours["current"] == {"availability": "Busy", "activity": "InACall"}
+
+    # A change by somebody else, long after the service's write, is nobody's but theirs.
+    await travel(services, graph, minutes=10)
+    await graph.add_session(ALICE_ID, "teams-desktop", "DoNotDisturb", "Presenting")
+    await services.watcher.tick()
+    late = [n for n in receiver.delivered if n["current"]["availability"] == "DoNotDisturb"]
+    assert sorted(n["watchId"] for n in late) == sorted([plain.id, everything.id])
+    assert {n["causedBy"] for n in late} == {"other"}
+
+
+async def test_a_filter_lets_through_only_the_presences_it_lists(at_t0, graph, receiver):
+    services = at_t0
+    await watch(services, receiver, filter={"availability": ["Offline"]})
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.remove_session(ALICE_ID, "teams-desktop")  # back to Offline
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Available", "Available")
+    await services.watcher.tick()
+    assert [n["current"]["availability"] for n in receiver.delivered] == ["Offline"]
+
+
+async def test_a_failing_receiver_is_retried_with_back_off_and_gets_each_change_once(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.answer(500, 503)
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()  # fails (500): next try in a minute
+    record, _ = await services.watches.get(created.id)
+    assert (record.failures, record.retry_at) == (1, T0 + timedelta(minutes=2))
+    await travel(services, graph, seconds=30)
+    await services.watcher.tick()  # not yet due: nothing sent
+    assert len(receiver.received) == 1
+    await travel(services, graph, seconds=30)
+    await services.watcher.tick()  # fails (503): next try in two minutes
+    record, _ = await services.watches.get(created.id)
+    assert (record.failures, record.retry_at) == (2, T0 + timedelta(minutes=4))
+    assert record.last_error is not None
+    assert "503" in record.last_error.message
+
+    await travel(services, graph, minutes=1)
+    await graph.add_session(BOB_ID, "teams-desktop", "Away", "Away")  # queued behind Alice's
+    await travel(services, graph, minutes=1)
+    await services.watcher.tick()
+    assert [r.answered for r in receiver.received] == [500, 503, 200, 200]
+    assert len({r.delivery_id for r in receiver.received[:3]}) == 1  # the same notification each time
+    assert [n["userId"] for n in receiver.delivered] == [ALICE_ID, BOB_ID]  # in order
+    record, _ = await services.watches.get(created.id)
+    assert (record.failures, record.failing_since, record.retry_at, record.delivered) == (0, None, None, 2)
+
+
+async def test_a_watch_whose_receiver_fails_for_a_day_is_disabled_and_says_so(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.always = 500
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    for _ in range(30):  # hourly ticks (the back-off tops out at an hour)
+        await services.watcher.tick()
+        await travel(services, graph, hours=1)
+    record, _ = await services.watches.get(created.id)
+    assert record.status == "disabled"
+    assert record.disabled_at is not None
+    assert record.disabled_at - T0 >= timedelta(hours=24)
+    attempts = len(receiver.received)
+    assert 20 < attempts < 40  # backed off, not every tick of a day
+
+    receiver.always = None
+    await graph.add_session(BOB_ID, "teams-desktop", "Away", "Away")
+    await services.watcher.tick()
+    assert len(receiver.received) == attempts  # a disabled watch is not polled nor delivered
+    shown = await services.watches.show(record)
+    assert shown.status == "disabled"
+    assert shown.last_error is not None
+    audit = await services.audit.read(None, None, None, 50, None)
+    assert "watch.disable" in [e.operation for e in audit[0]]
+
+
+async def test_a_receiver_answering_410_gone_disables_the_watch_at_once(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.answer(410)
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+    record, _ = await services.watches.get(created.id)
+    assert (record.status, record.last_error.code if record.last_error else None) == (
+        "disabled",
+        "callbackGone",
+    )
+
+
+async def test_overlapping_ticks_deliver_each_change_once(at_t0, graph, receiver):
+    services = at_t0
+    await watch(services, receiver, users=[ALICE_ID, BOB_ID, CAROL_ID])
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    for user in (ALICE_ID, BOB_ID, CAROL_ID):
+        await graph.add_session(user, "teams-desktop", "Busy", "InAMeeting")
+    await asyncio.gather(*(services.watcher.tick() for _ in range(4)))
+    await services.watcher.tick()  # whatever a claimed watch left is sent now
+    assert sorted(n["userId"] for n in receiver.delivered) == sorted([ALICE_ID, BOB_ID, CAROL_ID])
+
+
+async def test_a_tick_that_dies_after_the_outbox_and_before_the_baseline_sends_once(
+    at_t0, graph, receiver, monkeypatch
+):
+    services = at_t0
+    await watch(services, receiver)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+
+    async def dies(*args: object) -> bool:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(WatchStore, "record_seen", dies)
+    with pytest.raises(RuntimeError):
+        await services.watcher.tick()
+    monkeypatch.undo()
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await services.watcher.tick()
+    assert len(receiver.delivered) == 1
+
+
+async def test_graph_failing_a_read_loses_no_change(at_t0, graph, receiver):
+    services = at_t0
+    await watch(services, receiver)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await graph.fault(path="/communications/getPresencesByUserId", status=503, count=10)
+    await services.watcher.tick()
+    assert receiver.received == []
+    await graph.clear_faults()
+    await travel(services, graph, minutes=1)
+    await services.watcher.tick()
+    assert [n["current"]["activity"] for n in receiver.delivered] == ["InAMeeting"]
+
+
+async def test_deleting_a_watch_removes_its_members_and_outbox(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.always = 500
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+    record, _ = await services.watches.get(created.id)
+    await services.watches.delete("test", record)
+    store = services.watches.store
+    assert await store.members(created.id) == []
+    assert await store.pending(created.id) == []
+    assert (await store.get(created.id)) == (None, None)
