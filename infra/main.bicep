@@ -85,6 +85,19 @@ param scheduleTick string = '0 */1 * * * *'
 @description('NCRONTAB schedule of the renewal timer (keep it every minute).')
 param renewTick string = '0 */1 * * * *'
 
+@description('NCRONTAB schedule of the presence watch poll (a change is seen within one tick).')
+param watchTick string = '30 */1 * * * *'
+
+@description('Minutes between reads of a watched group\'s members.')
+@minValue(5)
+@maxValue(1440)
+param watchGroupRefreshMinutes int = 60
+
+@description('Hours a watch\'s callback may fail before the watch is disabled.')
+@minValue(1)
+@maxValue(168)
+param watchDisableAfterHours int = 24
+
 @description('Graph calls in flight at once.')
 @minValue(1)
 @maxValue(64)
@@ -146,6 +159,9 @@ var appSettings = union(
     TABLE_PREFIX: tablePrefix
     SCHEDULE_TICK: scheduleTick
     RENEW_TICK: renewTick
+    WATCH_TICK: watchTick
+    WATCH_GROUP_REFRESH_MINUTES: string(watchGroupRefreshMinutes)
+    WATCH_DISABLE_AFTER_HOURS: string(watchDisableAfterHours)
     GRAPH_CONCURRENCY: string(graphConcurrency)
     GRAPH_BUDGET_PER_30S: string(graphBudgetPer30s)
     MAX_ATTEMPTS: string(maxAttempts)

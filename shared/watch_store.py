@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.hold_store import Conflict
@@ -211,17 +211,46 @@ class WatchStore:
         ]
         await self._submit(table, [*added, *removed])
 
+    async def record_seen_many(
+        self, watch_id: str, seen: list[tuple[Member, Seen]], seen_at: datetime
+    ) -> None:
+        """`record_seen` for many members of one watch: transactions of 100 (one round trip each, each
+        row still only if unchanged since read); a transaction refused for one row is redone row by row."""
+        table = await self._store.table(self.MEMBERS)
+
+        async def chunk(items: list[tuple[Member, Seen]]) -> None:
+            operations = [
+                (
+                    "update",
+                    _seen_entity(member, current, seen_at),
+                    {
+                        "mode": UpdateMode.MERGE,
+                        "etag": member.etag,
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                )
+                for member, current in items
+            ]
+
+            async def attempt() -> bool:
+                try:
+                    await table.submit_transaction(operations)  # type: ignore[arg-type]
+                except TableTransactionError:
+                    return False
+                return True
+
+            async with self._limit:
+                done = await guarded(attempt)
+            if not done:
+                for member, current in items:
+                    await self.record_seen(member, current, seen_at)
+
+        await asyncio.gather(*(chunk(seen[i : i + _BATCH]) for i in range(0, len(seen), _BATCH)))
+
     async def record_seen(self, member: Member, seen: Seen, seen_at: datetime) -> bool:
         """Move the member's baseline on, only if nobody did since it was read; False if somebody did."""
         table = await self._store.table(self.MEMBERS)
-        entity = {
-            "PartitionKey": member.watch_id,
-            "RowKey": encode_key(member.user_id),
-            "Availability": seen.availability,
-            "Activity": seen.activity,
-            "Sequence": seen.sequence_number or "",
-            "SeenAt": seen_at,
-        }
+        entity = _seen_entity(member, seen, seen_at)
         try:
             async with self._limit:
                 await guarded(
@@ -321,6 +350,17 @@ class WatchStore:
 
         chunks = [operations[i : i + _BATCH] for i in range(0, len(operations), _BATCH)]
         await asyncio.gather(*(one(chunk) for chunk in chunks))
+
+
+def _seen_entity(member: Member, seen: Seen, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "PartitionKey": member.watch_id,
+        "RowKey": encode_key(member.user_id),
+        "Availability": seen.availability,
+        "Activity": seen.activity,
+        "Sequence": seen.sequence_number or "",
+        "SeenAt": seen_at,
+    }
 
 
 def _watch_entity(record: WatchRecord) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from shared.graph import GraphPresence, PresenceGateway
 from shared.hold_store import AuditLog, Conflict
 from shared.holds import Failure
 from shared.models import MAX_WATCH_USERS, LastError, Watch, WatchFilter, WatchInput
-from shared.users import UserRef, parse_user
+from shared.users import UserRef, is_user_id, parse_user
 from shared.watch_rules import (
     Cause,
     Filter,
@@ -79,10 +79,9 @@ class WatchService:
         if (body.users is None) == (body.group is None):
             raise invalid_field("invalidWatch", "users", "Give users or group (one of the two).")
         if body.group is not None:
-            group = parse_user(body.group, field="group")
-            if not group.is_id:
+            if not is_user_id(body.group):  # Entra object ids, of users and groups alike, are GUIDs
                 raise invalid_field("invalidGroup", "group", "A group's object id (a GUID).")
-            return group.normalized
+            return body.group.lower()
         return [parse_user(user, field=f"users[{index}]") for index, user in enumerate(body.users or [])]
 
     async def create(self, caller: str, body: WatchInput, targets: list[UserRef] | str) -> Watch:
@@ -274,8 +273,10 @@ class WatchPoller:
         # changes next tick, and the outbox's ids make them the same deliveries.
         await _gather([self._store.add_delivery(d) for d in outbox])
         await _gather([self._store.flag_pending(w) for w in sorted({d.watch_id for d in outbox})])
-        moved = [(c.member, c.current) for c in changes] + baselines
-        await _gather([self._store.record_seen(m, seen, read_at) for m, seen in moved])
+        moved: dict[str, list[tuple[Member, Seen]]] = {}
+        for member, seen in [(c.member, c.current) for c in changes] + baselines:
+            moved.setdefault(member.watch_id, []).append((member, seen))
+        await _gather([self._store.record_seen_many(w, seen, read_at) for w, seen in moved.items()])
         if not failed:  # the next tick's changes were caused after this read (see _causes)
             await self._store.set_last_read(read_at)
         return len(outbox)

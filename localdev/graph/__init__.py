@@ -3,8 +3,8 @@
 `create_app()` builds it, `python -m localdev graph` serves it, `EmulatorControl` drives its control
 plane. Module map: rules (Graph's validation rules), state (the tenant, pure), resources (JSON shapes),
 handlers (the /v1.0 routes), graph_api and batch (the request pipeline), control_api (/_emulator),
-journal, faults, clock, auth, errors, demo (the demo users' and service principals' fixed ids), apps
-(Microsoft Graph's service principal and app role ids).
+journal, faults, clock, auth, errors, paging ($top and skip tokens), demo (the demo users', group's and
+service principals' fixed ids), apps (Microsoft Graph's service principal and app role ids).
 """
 
 from localdev.graph.app import create_app
@@ -19,6 +19,8 @@ from localdev.graph.demo import (
     FUNC_MI_ID,
     FUNC_MI_NAME,
     GRAPH_SP_ID,
+    SUPPORT_GROUP_ID,
+    SUPPORT_GROUP_NAME,
 )
 from shared.identity import LOOPBACK_APP_ID
 
@@ -34,6 +36,8 @@ __all__ = [
     "GRAPH_APP_ROLE_IDS",
     "GRAPH_SP_ID",
     "LOOPBACK_APP_ID",
+    "SUPPORT_GROUP_ID",
+    "SUPPORT_GROUP_NAME",
     "EmulatorControl",
     "EmulatorControlError",
     "JournalEntry",

@@ -10,8 +10,11 @@ from enum import Enum
 
 from localdev.graph.errors import insufficient_privileges, invalid_token
 
-# The app roles granted to the caller by default: what the service needs in a real tenant.
-DEFAULT_ROLES: frozenset[str] = frozenset({"Presence.ReadWrite.All", "User.ReadBasic.All"})
+# The app roles granted to the caller by default: what the service needs in a real tenant
+# (GroupMember.Read.All for group watches, which expand a group into its member users).
+DEFAULT_ROLES: frozenset[str] = frozenset(
+    {"Presence.ReadWrite.All", "User.ReadBasic.All", "GroupMember.Read.All"}
+)
 
 
 class Permission(Enum):
@@ -34,6 +37,18 @@ class Permission(Enum):
         {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
     )
     WRITE_APP_ROLE_ASSIGNMENTS = frozenset({"AppRoleAssignment.ReadWrite.All"})
+    # A group's members and transitive members (Graph: GroupMember.Read.All, least privileged). Reading the
+    # member users' properties needs READ_USER as well; without it Graph returns each user's id only.
+    READ_GROUP_MEMBERS = frozenset(
+        {
+            "GroupMember.Read.All",
+            "GroupMember.ReadWrite.All",
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        }
+    )
 
 
 @dataclass(frozen=True)

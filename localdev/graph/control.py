@@ -237,6 +237,22 @@ class EmulatorControl:
     async def user_state(self, user_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/users/{user_id}/state")
 
+    # --- groups ---
+
+    async def groups(self) -> list[dict[str, Any]]:
+        """Every group: {"id", "displayName", "members": [object ids of its direct members]}."""
+        return (await self._call("GET", "/groups"))["value"]
+
+    async def seed_groups(self, groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add groups, each {"displayName", "id"?, "members"?: [user or group ids]}, all or none; members
+        may name groups seeded in the same call (nesting, even cycles). Returns them with ids."""
+        body = {"groups": [dict(g) for g in groups]}
+        return (await self._call("POST", "/groups", json=body))["value"]
+
+    async def set_group_members(self, group_id: str, members: Iterable[str]) -> dict[str, Any]:
+        """Replace a group's direct members; returns the group."""
+        return await self._call("PUT", f"/groups/{group_id}/members", json={"members": list(members)})
+
     # --- service principals and app role grants ---
 
     async def service_principals(self) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
-"""The control plane under /_emulator: users, simulated Teams sessions, service principals and app role
-grants, clock, faults, journal, latency, permissions, reset. JSON in and out, no auth (loopback only,
+"""The control plane under /_emulator: users, simulated Teams sessions, groups, service principals and app
+role grants, clock, faults, journal, latency, permissions, reset. JSON in and out, no auth (loopback only,
 checked in app.py), never journaled."""
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from localdev.graph.state import (
     AppRole,
     AppRoleAssignment,
     AssignmentExists,
+    Group,
+    InvalidMembers,
     OutOfOffice,
     ServicePrincipal,
     Session,
@@ -194,6 +196,31 @@ class ServicePrincipalIn(_Body):
 
 class ServicePrincipalsIn(_Body):
     service_principals: list[ServicePrincipalIn] = Field(min_length=1)
+
+
+def _check_guids(values: list[str]) -> list[str]:
+    for value in values:
+        _check_guid(value)
+    return values
+
+
+class GroupIn(_Body):
+    display_name: str = Field(min_length=1)
+    id: str | None = None
+    members: list[str] = []  # object ids of users and groups (the groups seeded with it among them)
+
+    _id = field_validator("id")(_check_guid)
+    _members = field_validator("members")(_check_guids)
+
+
+class GroupsIn(_Body):
+    groups: list[GroupIn] = Field(min_length=1)
+
+
+class MembersIn(_Body):
+    members: list[str]
+
+    _members = field_validator("members")(_check_guids)
 
 
 class AppRoleAssignmentIn(_Body):
@@ -380,6 +407,49 @@ def user_state(emulator: Emulator, user: User) -> dict[str, Any]:
             "placeId": record.work_location.place_id,
         },
     }
+
+
+# --- groups ------------------------------------------------------------------------------------------------
+
+
+def _group_json(group: Group) -> dict[str, Any]:
+    return {"id": group.id, "displayName": group.display_name, "members": list(group.members)}
+
+
+@routes.get("/_emulator/groups")
+async def list_groups(request: web.Request) -> web.Response:
+    return web.json_response({"value": [_group_json(g) for g in _emulator(request).tenant.groups()]})
+
+
+@routes.post("/_emulator/groups")
+async def seed_groups(request: web.Request) -> web.Response:
+    """Add groups, all or none; their members may be users, existing groups, or each other."""
+    body = await _parse(request, GroupsIn)
+    groups = [
+        Group(seed.id or str(uuid.uuid4()), seed.display_name, tuple(seed.members)) for seed in body.groups
+    ]
+    try:
+        created = _emulator(request).tenant.add_groups(groups)
+    except InvalidMembers as exc:
+        raise bad_request(f"Invalid control-plane request: {exc}.") from None
+    except ValueError as exc:
+        raise GraphError(409, "Conflict", str(exc)) from None
+    return web.json_response({"value": [_group_json(g) for g in created]}, status=201)
+
+
+@routes.put("/_emulator/groups/{group_id}/members")
+async def set_group_members(request: web.Request) -> web.Response:
+    """Replace a group's direct members (a test adds or removes a member)."""
+    tenant = _emulator(request).tenant
+    group_id = request.match_info["group_id"]
+    if tenant.group(group_id) is None:
+        raise GraphError(404, "NotFound", f"No group with id '{group_id}'.")
+    body = await _parse(request, MembersIn)
+    try:
+        group = tenant.set_group_members(group_id, body.members)
+    except InvalidMembers as exc:
+        raise bad_request(f"Invalid control-plane request: {exc}.") from None
+    return web.json_response(_group_json(group))
 
 
 # --- service principals and app role grants ------------------------------------------------------------

@@ -7,6 +7,9 @@
 | carol@contoso.test | ca201000-0000-4000-8000-000000000003 |
 | dave@contoso.test  | da7e0000-0000-4000-8000-000000000004 |
 
+Groups: "Support team" (`SUPPORT_GROUP_ID`), whose members are alice, bob and carol (not dave), so a demo run
+can watch a group.
+
 Service principals: Microsoft Graph's (`GRAPH_SP_ID`, in every tenant, even without demo users) and, with
 the demo users, the Function App's system-assigned managed identity (`FUNC_MI_ID`, displayName
 `FUNC_MI_NAME`; its appId is the emulator's app id), which holds no app role until one is granted.
@@ -25,6 +28,9 @@ GRAPH_SP_ID = "9a9e0000-0000-4000-8000-00000000a001"  # Microsoft Graph's servic
 FUNC_MI_ID = "f0c00000-0000-4000-8000-00000000b001"  # the demo Function App's managed identity
 FUNC_MI_NAME = "func-presence-demo"
 
+SUPPORT_GROUP_ID = "5e770000-0000-4000-8000-00000000c001"  # "Support team": alice, bob and carol
+SUPPORT_GROUP_NAME = "Support team"
+
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -38,4 +44,16 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser(BOB_ID, "bob@contoso.test", "Bob Brown"),
     DemoUser(CAROL_ID, "carol@contoso.test", "Carol Clark"),
     DemoUser(DAVE_ID, "dave@contoso.test", "Dave Davis"),
+)
+
+
+@dataclass(frozen=True)
+class DemoGroup:
+    id: str
+    display_name: str
+    members: tuple[str, ...]
+
+
+DEMO_GROUPS: tuple[DemoGroup, ...] = (
+    DemoGroup(SUPPORT_GROUP_ID, SUPPORT_GROUP_NAME, (ALICE_ID, BOB_ID, CAROL_ID)),
 )

@@ -1,4 +1,5 @@
-"""The emulator's whole state in one object: tenant, clock, journal, faults, latency and granted roles."""
+"""The emulator's whole state in one object: tenant, clock, journal, faults, latency, granted roles and the
+key its skip tokens are signed with."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from aiohttp import web
 from localdev.graph.apps import microsoft_graph_service_principal
 from localdev.graph.auth import DEFAULT_ROLES
 from localdev.graph.clock import EmulatorClock
-from localdev.graph.demo import DEMO_USERS, FUNC_MI_ID, FUNC_MI_NAME, GRAPH_SP_ID
+from localdev.graph.demo import DEMO_GROUPS, DEMO_USERS, FUNC_MI_ID, FUNC_MI_NAME, GRAPH_SP_ID
 from localdev.graph.faults import Faults, Latency
 from localdev.graph.journal import Journal
+from localdev.graph.paging import SkipTokens
 from localdev.graph.rules import is_guid
-from localdev.graph.state import ServicePrincipal, Tenant, User
+from localdev.graph.state import Group, ServicePrincipal, Tenant, User
 
 USER_SEEDS = ("demo", "none")
 
@@ -30,11 +32,12 @@ class Emulator:
         self.faults = Faults()
         self.latency = Latency()
         self.roles: frozenset[str] = DEFAULT_ROLES
+        self.skip_tokens = SkipTokens()
         self.tenant = self._seeded_tenant()
 
     def reset(self) -> None:
-        """Back to the start: seeded users and service principals (no app role granted), empty journal, no
-        faults or latency, real time, default roles."""
+        """Back to the start: seeded users, groups and service principals (no app role granted), empty
+        journal, no faults or latency, real time, default roles."""
         self.clock.reset()
         self.journal.clear()
         self.faults.clear()
@@ -50,6 +53,7 @@ class Emulator:
                 tenant.add_user(
                     User(demo.id, demo.user_principal_name, demo.display_name, demo.user_principal_name)
                 )
+            tenant.add_groups([Group(g.id, g.display_name, g.members) for g in DEMO_GROUPS])
             # The Function App's system-assigned identity; the local stack acts as it (same appId).
             site = f"/subscriptions/{_DEMO_SUBSCRIPTION}/resourcegroups/rg-presence-demo"
             tenant.add_service_principal(

@@ -101,6 +101,29 @@ def unsupported_query(message: str) -> GraphError:
     return GraphError(400, "Request_UnsupportedQuery", message)
 
 
+def invalid_top(raw: str) -> GraphError:
+    # OData's own wording for a $top that is not a non-negative integer.
+    return bad_request(
+        f"Invalid value '{raw}' for $top query option found. The $top query option requires a non-negative "
+        "integer value."
+    )
+
+
+def invalid_page_size(size: int) -> GraphError:
+    # Graph (directory): a $top outside 1..999, with this code and wording.
+    return unsupported_query(f"Invalid page size specified: '{size}'. Must be between 1 and 999 inclusive.")
+
+
+def invalid_skip_token() -> GraphError:
+    # Graph's wording as seen for a skip token it did not issue; the code is the directory's usual one.
+    return GraphError(400, "Request_BadRequest", "Invalid Skip Token")
+
+
+def count_not_supported() -> GraphError:
+    # Graph (directory): $count is an advanced query, served only with ConsistencyLevel: eventual.
+    return GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+
+
 def app_role_not_found(resource_app_id: str) -> GraphError:
     return GraphError(
         400,

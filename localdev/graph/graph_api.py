@@ -151,8 +151,14 @@ def _matched_prefix(template: tuple[str, ...], segments: tuple[str, ...]) -> int
 
 def _same_segment(expected: str, actual: str) -> bool:
     # Graph resolves segments case-insensitively, and an action may be named with its namespace.
-    actual = actual.lower()
-    return actual in (expected.lower(), f"microsoft.graph.{expected}".lower())
+    actual, expected = actual.lower(), expected.lower()
+    if expected.startswith(_NAMESPACE):
+        # A type cast is always qualified: by the namespace, or by its alias `graph` (msgraph-sdk's form).
+        return actual in (expected, f"graph.{expected.removeprefix(_NAMESPACE)}")
+    return actual in (expected, f"{_NAMESPACE}{expected}")
+
+
+_NAMESPACE = "microsoft.graph."
 
 
 def _resolve_me(segments: tuple[str, ...], caller: Caller) -> tuple[str, ...]:

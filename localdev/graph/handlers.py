@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from localdev.graph import rules
+from localdev.graph import paging, rules
 from localdev.graph.auth import Caller, Permission
 from localdev.graph.emulator import Emulator
 from localdev.graph.errors import (
     app_role_assignment_exists,
     app_role_not_found,
     bad_request,
+    count_not_supported,
     directory_object_not_found,
     invalid_object_id,
     presence_not_found,
@@ -24,6 +25,9 @@ from localdev.graph.errors import (
 )
 from localdev.graph.resources import (
     app_role_assignment_resource,
+    collection_context,
+    member_resource,
+    parse_directory_object_select,
     parse_select,
     parse_sp_select,
     presence_resource,
@@ -34,6 +38,7 @@ from localdev.graph.resources import (
 from localdev.graph.state import (
     AppRoleAssignment,
     AssignmentExists,
+    Group,
     PreferredPresence,
     ServicePrincipal,
     Session,
@@ -167,6 +172,86 @@ def set_status_message(ctx: Context) -> GraphResponse:
     user = _presence_user(ctx)
     ctx.emulator.tenant.set_status_message(user.id, message, ctx.now)
     return ok()
+
+
+# --- groups -------------------------------------------------------------------------------------------------
+
+
+def list_members(ctx: Context) -> GraphResponse:
+    return _group_members(ctx, "members", users_only=False)
+
+
+def list_member_users(ctx: Context) -> GraphResponse:
+    return _group_members(ctx, "members", users_only=True)
+
+
+def list_transitive_members(ctx: Context) -> GraphResponse:
+    return _group_members(ctx, "transitiveMembers", users_only=False)
+
+
+def list_transitive_member_users(ctx: Context) -> GraphResponse:
+    return _group_members(ctx, "transitiveMembers", users_only=True)
+
+
+def _group_members(ctx: Context, relation: str, *, users_only: bool) -> GraphResponse:
+    """A group's (transitive) members, one page of them, ordered by object id. The microsoft.graph.user cast
+    keeps the users only (a collection of users); without it nested groups are listed too."""
+    options = query_options(ctx.request.query)
+    select = _member_select(options.get("select"), users_only)
+    size = paging.page_size(options.get("top"))
+    with_count = _count_requested(ctx, options.get("count"))
+    group = _group(ctx)
+    # What a skip token is issued for: another group's, relation's or cast's token is refused.
+    collection = f"{group.id}/{relation}" + ("/user" if users_only else "")
+    skiptoken = options.get("skiptoken")
+    after = ctx.emulator.skip_tokens.read(skiptoken, collection) if skiptoken is not None else None
+
+    members = ctx.emulator.tenant.group_members(group.id, transitive=relation == "transitiveMembers")
+    if users_only:
+        members = [m for m in members if isinstance(m, User)]
+    shown, more = paging.page(members, after, size)
+    entity_set = "users" if users_only else "directoryObjects"
+    body: dict[str, Any] = {"@odata.context": collection_context(ctx.request.base_url, entity_set, select)}
+    if with_count:
+        body["@odata.count"] = len(members)
+    if more:
+        token = ctx.emulator.skip_tokens.issue(collection, shown[-1].id)
+        request = ctx.request
+        body["@odata.nextLink"] = paging.next_link(request.base_url, request.path, request.query, token)
+    # Graph: without a role that reads users, each member user is its type and id only.
+    readable = bool(ctx.emulator.roles & Permission.READ_USER.value)
+    body["value"] = [member_resource(m, select, readable=readable) for m in shown]
+    return ok(body)
+
+
+def _member_select(raw: str | None, users_only: bool) -> list[str] | None:
+    """$select on users (with the cast), or on directory objects (a user's or a group's properties)."""
+    if raw is None:
+        return None
+    return parse_select(raw) if users_only else parse_directory_object_select(raw)
+
+
+def _group(ctx: Context) -> Group:
+    group_id = ctx.params["group"]
+    if not rules.is_guid(group_id):
+        raise invalid_object_id(group_id)
+    group = ctx.emulator.tenant.group(group_id)
+    if group is None:
+        raise directory_object_not_found(group_id)
+    return group
+
+
+def _count_requested(ctx: Context, raw: str | None) -> bool:
+    """$count=true adds @odata.count. Graph serves it only as an advanced query (ConsistencyLevel: eventual)
+    and ignores it otherwise; strict reading: refused otherwise, so no caller counts on a count Graph
+    would not send."""
+    if raw is None:
+        return False
+    if ctx.request.headers.get("ConsistencyLevel", "").lower() != "eventual":
+        raise count_not_supported()
+    if raw not in ("true", "false"):
+        raise bad_request(f"The value '{raw}' is not valid for $count; use true or false.")
+    return raw == "true"
 
 
 # --- service principals and app role assignments ---------------------------------------------------------
@@ -359,6 +444,12 @@ _ODATA_OPTIONS = {
 
 _READ, _WRITE = Permission.READ_PRESENCE, Permission.WRITE_PRESENCE
 _READ_APPS = Permission.READ_APPLICATIONS
+_MEMBER_OPTIONS = frozenset({"select", "top", "skiptoken", "count"})
+# (relation, handler without the cast, handler with the microsoft.graph.user cast)
+_MEMBER_RELATIONS: tuple[tuple[str, Handler, Handler], ...] = (
+    ("members", list_members, list_member_users),
+    ("transitiveMembers", list_transitive_members, list_transitive_member_users),
+)
 _ACTIONS: tuple[tuple[str, Handler], ...] = (
     ("setPresence", set_presence),
     ("clearPresence", clear_presence),
@@ -423,5 +514,28 @@ ROUTES: tuple[Route, ...] = (
         _READ_APPS,
         list_app_role_assignments,
         object_id_only=False,
+    ),
+    # A group's members (group watches expand a group into its member users).
+    *(
+        Route(
+            "GET",
+            ("groups", "{group}", relation),
+            Permission.READ_GROUP_MEMBERS,
+            handler,
+            object_id_only=False,
+            query_options=_MEMBER_OPTIONS,
+        )
+        for relation, handler, _ in _MEMBER_RELATIONS
+    ),
+    *(
+        Route(
+            "GET",
+            ("groups", "{group}", relation, "microsoft.graph.user"),  # the cast, also as graph.user
+            Permission.READ_GROUP_MEMBERS,
+            handler,
+            object_id_only=False,
+            query_options=_MEMBER_OPTIONS,
+        )
+        for relation, _, handler in _MEMBER_RELATIONS
     ),
 )

@@ -1,5 +1,5 @@
-"""Graph's JSON shapes for a user, a presence, a service principal and an app role assignment, and
-`$select` on a user or a service principal."""
+"""Graph's JSON shapes for a user, a group member, a presence, a service principal and an app role
+assignment, and `$select` on a user, a service principal or a collection of directory objects."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from localdev.graph.errors import bad_request
 from localdev.graph.state import (
     AppRole,
     AppRoleAssignment,
+    Group,
     PresenceRecord,
     ServicePrincipal,
     StatusMessage,
@@ -60,6 +61,28 @@ _SP_COLLECTIONS = {
 _SP_BY_LOWER = {name.lower(): name for name in DEFAULT_SP_PROPERTIES + OTHER_SP_PROPERTIES}
 
 
+# A group: what Graph returns without $select (its default property set); the emulator has no value for most.
+DEFAULT_GROUP_PROPERTIES = (
+    "id", "deletedDateTime", "classification", "createdDateTime", "creationOptions", "description",
+    "displayName", "expirationDateTime", "groupTypes", "isAssignableToRole", "mail", "mailEnabled",
+    "mailNickname", "membershipRule", "membershipRuleProcessingState", "onPremisesDomainName",
+    "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "preferredDataLocation", "preferredLanguage",
+    "proxyAddresses", "renewedDateTime", "resourceBehaviorOptions", "resourceProvisioningOptions",
+    "securityEnabled", "securityIdentifier", "theme", "visibility", "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
+)  # fmt: skip
+_GROUP_COLLECTIONS = {
+    "creationOptions", "groupTypes", "proxyAddresses", "resourceBehaviorOptions",
+    "resourceProvisioningOptions", "onPremisesProvisioningErrors", "serviceProvisioningErrors",
+}  # fmt: skip
+# $select on a collection of directory objects (a group's members) may name a property of any member type.
+_DIRECTORY_OBJECT_BY_LOWER = {
+    name.lower(): name
+    for name in (*DEFAULT_USER_PROPERTIES, *OTHER_USER_PROPERTIES, *DEFAULT_GROUP_PROPERTIES)
+}
+
+
 def parse_select(raw: str) -> list[str]:
     """$select=id,displayName -> canonical property names; an unknown name is a 400 like Graph's."""
     return _parse_select(raw, _BY_LOWER, "microsoft.graph.user")
@@ -68,6 +91,11 @@ def parse_select(raw: str) -> list[str]:
 def parse_sp_select(raw: str) -> list[str]:
     """$select on a service principal, as parse_select on a user."""
     return _parse_select(raw, _SP_BY_LOWER, "microsoft.graph.servicePrincipal")
+
+
+def parse_directory_object_select(raw: str) -> list[str]:
+    """$select on a collection of directory objects: a user's or a group's property names."""
+    return _parse_select(raw, _DIRECTORY_OBJECT_BY_LOWER, "microsoft.graph.directoryObject")
 
 
 def _parse_select(raw: str, by_lower: dict[str, str], type_name: str) -> list[str]:
@@ -83,6 +111,14 @@ def _parse_select(raw: str, by_lower: dict[str, str], type_name: str) -> list[st
 
 
 def user_resource(user: User, select: list[str] | None, base_url: str) -> dict[str, Any]:
+    context = f"{base_url}/$metadata#users/$entity"
+    if select:
+        context = f"{base_url}/$metadata#users({','.join(select)})/$entity"
+    return {"@odata.context": context, **user_properties(user, select)}
+
+
+def user_properties(user: User, select: list[str] | None) -> dict[str, Any]:
+    """A user's properties: the selected ones (possibly none), or Graph's default set (`select` None)."""
     local_part = user.user_principal_name.split("@", 1)[0]
     known: dict[str, Any] = {
         "id": user.id,
@@ -93,14 +129,45 @@ def user_resource(user: User, select: list[str] | None, base_url: str) -> dict[s
         "userType": "Member",
         "mailNickname": local_part,
     }
-    names = select or list(DEFAULT_USER_PROPERTIES)
-    context = f"{base_url}/$metadata#users/$entity"
-    if select:
-        context = f"{base_url}/$metadata#users({','.join(select)})/$entity"
-    body: dict[str, Any] = {"@odata.context": context}
-    for name in names:
-        body[name] = known.get(name, [] if name in _COLLECTIONS else None)
-    return body
+    return {
+        name: known.get(name, [] if name in _COLLECTIONS else None)
+        for name in (DEFAULT_USER_PROPERTIES if select is None else select)
+    }
+
+
+def group_properties(group: Group, select: list[str] | None) -> dict[str, Any]:
+    """A (security) group's properties: the selected ones (possibly none), or Graph's default set (None)."""
+    known: dict[str, Any] = {
+        "id": group.id,
+        "displayName": group.display_name,
+        "mailEnabled": False,
+        "mailNickname": "-".join(group.display_name.lower().split()) or group.id,
+        "securityEnabled": True,
+    }
+    return {
+        name: known.get(name, [] if name in _GROUP_COLLECTIONS else None)
+        for name in (DEFAULT_GROUP_PROPERTIES if select is None else select)
+    }
+
+
+def member_resource(member: User | Group, select: list[str] | None, *, readable: bool) -> dict[str, Any]:
+    """One object of a group's members, typed with @odata.type. With a $select naming properties of several
+    types, each object carries those its own type has. `readable` False: the caller may not read users, and
+    Graph then returns the user's type and id only, every other property null."""
+    if isinstance(member, Group):
+        names = [n for n in select if n in DEFAULT_GROUP_PROPERTIES] if select else None
+        return {"@odata.type": "#microsoft.graph.group", **group_properties(member, names)}
+    user_names = DEFAULT_USER_PROPERTIES + OTHER_USER_PROPERTIES
+    names = [n for n in select if n in user_names] if select else None
+    properties = user_properties(member, names)
+    if not readable:
+        properties = {name: member.id if name == "id" else None for name in properties}
+    return {"@odata.type": "#microsoft.graph.user", **properties}
+
+
+def collection_context(base_url: str, entity_set: str, select: list[str] | None) -> str:
+    """A collection's @odata.context: `$metadata#users`, or `$metadata#users(id,mail)` with $select."""
+    return f"{base_url}/$metadata#{entity_set}" + (f"({','.join(select)})" if select else "")
 
 
 def presence_resource(

@@ -1,5 +1,5 @@
-"""The tenant as Graph holds it: users and their presence state, service principals and the app roles
-granted to them (app role assignments).
+"""The tenant as Graph holds it: users and their presence state, groups and their members, service
+principals and the app roles granted to them (app role assignments).
 
 Pure: nothing time-based is stored as a result. Fades, expiries, the shown presence and the sequence
 number are computed against the `now` each caller passes in (the emulator clock in the app, any instant
@@ -21,6 +21,13 @@ class User:
     user_principal_name: str
     display_name: str
     mail: str | None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str  # the object id, a GUID (stored lower case)
+    display_name: str
+    members: tuple[str, ...] = ()  # the direct members' object ids (users and groups), lower case, each once
 
 
 @dataclass(frozen=True)
@@ -204,24 +211,33 @@ class AssignmentExists(ValueError):
     """The principal already holds this app role of this resource."""
 
 
+class InvalidMembers(ValueError):
+    """A member that is neither a user nor a group of the tenant, or a group named as its own member."""
+
+
 class Tenant:
-    """The users and their presence records; service principals and app role assignments. Every presence
-    change bumps the tenant-wide revision."""
+    """The users and their presence records; groups; service principals and app role assignments. Every
+    presence change bumps the tenant-wide revision."""
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._by_upn: dict[str, str] = {}
         self._presence: dict[str, PresenceRecord] = {}
         self._revision = 0
+        self._groups: dict[str, Group] = {}
         self._service_principals: dict[str, ServicePrincipal] = {}
         self._assignments: list[AppRoleAssignment] = []
 
     # --- directory ---
 
+    def _id_taken(self, object_id: str) -> bool:
+        # Object ids are unique across the directory, whatever the object's type.
+        return object_id in self._users or object_id in self._groups or object_id in self._service_principals
+
     def add_user(self, user: User) -> User:
         user = replace(user, id=user.id.lower())
-        if user.id in self._users or user.id in self._service_principals:
-            raise ValueError(f"a user with id {user.id} exists")
+        if self._id_taken(user.id):
+            raise ValueError(f"a directory object with id {user.id} exists")
         if user.user_principal_name.lower() in self._by_upn:
             raise ValueError(f"a user with userPrincipalName {user.user_principal_name} exists")
         self._users[user.id] = user
@@ -242,12 +258,66 @@ class Tenant:
     def presence(self, user_id: str) -> PresenceRecord:
         return self._presence[user_id.lower()]
 
+    # --- groups ---
+
+    def add_groups(self, groups: list[Group]) -> list[Group]:
+        """Add groups, all or none: ValueError when an id is taken, InvalidMembers when a member is neither a
+        user nor a group (the groups being added may name each other, so nesting can be seeded at once)."""
+        added = [_normalized(group) for group in groups]
+        new_ids = [group.id for group in added]
+        for group in added:
+            if self._id_taken(group.id) or new_ids.count(group.id) > 1:
+                raise ValueError(f"a directory object with id {group.id} exists")
+        for group in added:
+            self._check_members(group, frozenset(new_ids))
+        self._groups.update((group.id, group) for group in added)
+        return added
+
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def group(self, group_id: str) -> Group | None:
+        return self._groups.get(group_id.lower())
+
+    def set_group_members(self, group_id: str, members: list[str]) -> Group:
+        """Replace a group's direct members (KeyError for an unknown group, InvalidMembers as add_groups)."""
+        group = _normalized(replace(self._groups[group_id.lower()], members=tuple(members)))
+        self._check_members(group, frozenset())
+        self._groups[group.id] = group
+        return group
+
+    def group_members(self, group_id: str, *, transitive: bool) -> list[User | Group]:
+        """A group's member users and groups, each once, ordered by object id (so paging is stable).
+        Transitive: the members of nested groups too, however deep; a cycle stops where it closes, and a
+        group is never listed as its own member."""
+        root = self._groups[group_id.lower()]
+        found: dict[str, User | Group] = {}
+        pending = [root]
+        while pending:
+            for member_id in pending.pop().members:
+                if member_id == root.id or member_id in found:
+                    continue  # `found` doubles as the visited set, so a cycle cannot loop
+                member = self._users.get(member_id) or self._groups.get(member_id)
+                if member is None:
+                    continue
+                found[member_id] = member
+                if transitive and isinstance(member, Group):
+                    pending.append(member)
+        return [found[member_id] for member_id in sorted(found)]
+
+    def _check_members(self, group: Group, new_group_ids: frozenset[str]) -> None:
+        for member_id in group.members:
+            if member_id == group.id:
+                raise InvalidMembers(f"the group {group.id} cannot be a member of itself")
+            if not (member_id in self._users or member_id in self._groups or member_id in new_group_ids):
+                raise InvalidMembers(f"no user or group has the id {member_id}")
+
     # --- service principals and app role assignments ---
 
     def add_service_principal(self, sp: ServicePrincipal) -> ServicePrincipal:
         roles = tuple(replace(r, id=r.id.lower()) for r in sp.app_roles)
         sp = replace(sp, id=sp.id.lower(), app_id=sp.app_id.lower(), app_roles=roles)
-        if sp.id in self._service_principals or sp.id in self._users:
+        if self._id_taken(sp.id):
             raise ValueError(f"a directory object with id {sp.id} exists")
         if any(other.app_id == sp.app_id for other in self._service_principals.values()):
             raise ValueError(f"a service principal with appId {sp.app_id} exists")
@@ -331,3 +401,9 @@ class Tenant:
         self._revision += 1
         record.revision = self._revision
         record.changed_at = now
+
+
+def _normalized(group: Group) -> Group:
+    """Ids in lower case, each member once (in the order first given)."""
+    members = tuple(dict.fromkeys(member.lower() for member in group.members))
+    return replace(group, id=group.id.lower(), members=members)

@@ -165,7 +165,11 @@ async def test_the_clock_advance_accepts_minutes_and_hours(graph, control):
 
 
 async def test_permissions_default_to_what_the_service_needs(control):
-    assert await control.permissions() == ["Presence.ReadWrite.All", "User.ReadBasic.All"]
+    assert await control.permissions() == [
+        "GroupMember.Read.All",
+        "Presence.ReadWrite.All",
+        "User.ReadBasic.All",
+    ]
 
 
 async def test_reset_restores_users_journal_faults_latency_clock_and_permissions(graph, control):
@@ -180,7 +184,11 @@ async def test_reset_restores_users_journal_faults_latency_clock_and_permissions
     assert await control.journal() == []
     assert await control.faults() == {"rules": [], "random": None}
     assert await control.clock_frozen() is False
-    assert await control.permissions() == ["Presence.ReadWrite.All", "User.ReadBasic.All"]
+    assert await control.permissions() == [
+        "GroupMember.Read.All",
+        "Presence.ReadWrite.All",
+        "User.ReadBasic.All",
+    ]
     assert (await control.user_state(ALICE_ID))["sessions"] == []
     response = await graph.client.get("/_emulator/latency")
     assert await response.json() == {"fixedMs": 0}

@@ -10,6 +10,7 @@ from localdev.graph.demo import ALICE_ID
 from shared.retention import purge_history
 from shared.schedule_store import IdempotentCreate, ScheduleRecord
 from shared.service import Services
+from shared.watch_store import Delivery
 
 NOW = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
 
@@ -63,9 +64,24 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
     ]:
         await store.create(record(schedule_id, status, updated))
 
+    outbox = services.watches.store
+    for key, settled in [
+        ("sent-old", "sent"),
+        ("dropped-old", "dropped"),
+        ("sent-new", "sent"),
+        ("pending", None),
+    ]:
+        delivery = Delivery("c" * 32, key, b"{}", NOW - timedelta(days=3))
+        await outbox.add_delivery(delivery)
+        if settled is not None:
+            at = NOW - (timedelta(hours=1) if key.endswith("new") else timedelta(days=2))
+            await outbox.settle(delivery, settled, at)  # type: ignore[arg-type]
+
     purged = await purge_history(services.tables, NOW, retention_days=30)
 
-    assert purged == {"Audit": 2, "Idempotency": 1, "UserCache": 1, "Schedules": 3}
+    assert purged == {"Audit": 2, "Idempotency": 1, "UserCache": 1, "WatchDeliveries": 2, "Schedules": 3}
+    kept_deliveries = sorted(r["RowKey"] for r in await rows(services, azurite, "WatchDeliveries"))
+    assert kept_deliveries == ["pending", "sent-new"]  # sent a day ago or less: a late poller meets it
     audit_rows = await rows(services, azurite, "Audit")
     kept = sorted((r["At"].date().isoformat(), r["Operation"]) for r in audit_rows)
     assert kept == [
@@ -89,5 +105,6 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         "Audit": 0,
         "Idempotency": 0,
         "UserCache": 0,
+        "WatchDeliveries": 0,
         "Schedules": 0,
     }

@@ -15,6 +15,7 @@ from localdev.graph import EmulatorControl
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
 from shared.models import SessionRequest, WatchInput
 from shared.service import Services
+from shared.watch_rules import Seen
 from shared.watch_store import WatchStore
 from tests.receiver import Receiver
 
@@ -229,7 +230,7 @@ async def test_a_tick_that_dies_after_the_outbox_and_before_the_baseline_sends_o
     async def dies(*args: object) -> bool:
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(WatchStore, "record_seen", dies)
+    monkeypatch.setattr(WatchStore, "record_seen_many", dies)
     with pytest.raises(RuntimeError):
         await services.watcher.tick()
     monkeypatch.undo()
@@ -268,3 +269,15 @@ async def test_deleting_a_watch_removes_its_members_and_outbox(at_t0, graph, rec
     assert await store.members(created.id) == []
     assert await store.pending(created.id) == []
     assert (await store.get(created.id)) == (None, None)
+
+
+async def test_a_batch_of_baselines_with_one_row_moved_meanwhile_records_the_others(at_t0, receiver):
+    services = at_t0
+    created = await watch(services, receiver, users=[ALICE_ID, BOB_ID, CAROL_ID])
+    store = services.watches.store
+    members = {m.user_id: m for m in await store.members(created.id)}
+    busy, away = Seen("Busy", "InACall", "1"), Seen("Away", "Away", "2")
+    assert await store.record_seen(members[BOB_ID], away, T0)  # another poller moved Bob on
+    await store.record_seen_many(created.id, [(m, busy) for m in members.values()], T0)
+    seen = {m.user_id: m.seen for m in await store.members(created.id)}
+    assert seen == {ALICE_ID: busy, BOB_ID: away, CAROL_ID: busy}

@@ -1,0 +1,194 @@
+"""Presence watches through the local host, as a flow (or Power Automate's webhook trigger) uses them:
+subscribe, be told of each change once and signed, not of the service's own unless asked, survive a
+failing receiver, be disabled after the limit, unsubscribe by the Location URL. Presence is changed in
+the emulator as Teams clients would (sessions) and through the API; the receiver runs on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
+from tests.receiver import Receiver
+
+ALICE_UPN = "alice@contoso.test"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as running:
+        yield running
+
+
+async def subscribe(api, receiver: Receiver, **fields: Any):
+    body = {"users": [ALICE_UPN, BOB_ID], "callbackUrl": receiver.url} | fields
+    reply = await api.post("/api/watches", json=body)
+    assert reply.status == 201, reply.body
+    return reply
+
+
+async def poll(api, clock, **delta: float) -> None:
+    await clock.advance(**delta)
+    await api.run_timer("poll_watches")
+
+
+async def test_a_flow_subscribes_hears_each_change_once_and_unsubscribes_by_location(
+    api, graph, clock, receiver
+):
+    created = await subscribe(api, receiver)
+    location = created.headers["Location"]
+    assert location == f"{api.base}/api/watches/{created.body['id']}"
+    assert created.body["secret"]
+    assert created.body["users"] == sorted([ALICE_UPN, BOB_ID])
+    assert (created.body["memberCount"], created.body["status"]) == (2, "active")
+    shown = await api.call("GET", location.removeprefix(api.base))
+    assert shown.status == 200
+    assert shown.body["secret"] is None  # shown once, at creation
+
+    await poll(api, clock, minutes=1)  # the baseline
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await graph.add_session(BOB_ID, "teams-mobile", "Away", "Away")
+    await poll(api, clock, minutes=1)
+    await poll(api, clock, minutes=1)
+    await graph.remove_session(ALICE_ID, "teams-desktop")
+    await poll(api, clock, minutes=1)
+
+    assert all(r.signed_with(created.body["secret"]) for r in receiver.received)
+    told = [
+        (n["user"], n["previous"]["availability"], n["current"]["availability"]) for n in receiver.delivered
+    ]
+    assert sorted(told[:2]) == [(ALICE_UPN, "Offline", "Busy"), (BOB_ID, "Offline", "Away")]
+    assert told[2] == (ALICE_UPN, "Busy", "Offline")
+    assert sorted((n["userId"], n["current"]["activity"]) for n in receiver.delivered) == sorted(
+        [(ALICE_ID, "InAMeeting"), (BOB_ID, "Away"), (ALICE_ID, "Offline")]
+    )
+    assert len({r.delivery_id for r in receiver.received}) == 3
+
+    gone = await api.call("DELETE", location.removeprefix(api.base))
+    assert gone.status == 204
+    assert (await api.call("GET", location.removeprefix(api.base))).status == 404
+    await graph.add_session(ALICE_ID, "teams-desktop", "DoNotDisturb", "Presenting")
+    await poll(api, clock, minutes=1)
+    assert len(receiver.received) == 3
+
+
+async def test_the_service_s_own_changes_are_marked_and_left_out_unless_asked_for(
+    api, graph, clock, receiver
+):
+    plain = (await subscribe(api, receiver)).body
+    own = (await subscribe(api, receiver, includeOwnChanges=True)).body
+    await poll(api, clock, minutes=1)
+    # A schedule holds Alice Busy from the next minute; Bob is held Away by a direct call.
+    start, end = clock.now + timedelta(minutes=1), clock.now + timedelta(minutes=61)
+    presence = {"availability": "Busy", "activity": "InACall"}
+    schedule = await api.post(
+        "/api/schedules",
+        json={"user": ALICE_ID, "start": start.isoformat(), "end": end.isoformat(), "presence": presence},
+    )
+    assert schedule.status == 201, schedule.body
+    await clock.advance(minutes=1)
+    await api.run_timer("apply_schedules")
+    away = {"availability": "Away", "activity": "Away"}
+    assert (await api.put(f"/api/users/{BOB_ID}/presence/session", json=away)).status == 200
+    await poll(api, clock, seconds=30)
+
+    assert {n["watchId"] for n in receiver.delivered} == {own["id"]}
+    by_user = {n["userId"]: n for n in receiver.delivered}
+    assert by_user[ALICE_ID]["causedBy"] == "service"
+    assert by_user[ALICE_ID]["scheduleId"] == schedule.body["id"]
+    assert (by_user[BOB_ID]["causedBy"], by_user[BOB_ID]["scheduleId"]) == ("service", None)
+
+    await clock.advance(minutes=5)
+    await graph.add_session(CAROL_ID, "teams-desktop", "Busy", "InAMeeting")  # not watched
+    await graph.add_session(BOB_ID, "teams-desktop", "DoNotDisturb", "Presenting")  # Bob himself
+    await poll(api, clock, minutes=1)
+    dnd = [n for n in receiver.delivered if n["current"]["availability"] == "DoNotDisturb"]
+    assert sorted(n["watchId"] for n in dnd) == sorted([plain["id"], own["id"]])
+    assert {n["causedBy"] for n in dnd} == {"other"}
+
+
+async def test_a_failing_receiver_is_retried_then_the_watch_is_disabled_after_a_day(
+    api, graph, clock, receiver
+):
+    created = (await subscribe(api, receiver)).body
+    await poll(api, clock, minutes=1)
+    receiver.answer(500)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await poll(api, clock, minutes=1)
+    failing = (await api.get(f"/api/watches/{created['id']}")).body
+    assert failing["lastError"]["code"] == "callbackFailed"
+    assert "500" in failing["lastError"]["message"]
+    assert failing["failingSince"]
+    assert failing["nextAttemptAt"]
+    await poll(api, clock, minutes=1)  # retried: delivered
+    assert [r.answered for r in receiver.received] == [500, 200]
+    assert (await api.get(f"/api/watches/{created['id']}")).body["lastError"] is None
+
+    receiver.always = 503
+    await graph.remove_session(ALICE_ID, "teams-desktop")
+    for _ in range(26):
+        await poll(api, clock, hours=1)
+    disabled = (await api.get(f"/api/watches/{created['id']}")).body
+    assert disabled["status"] == "disabled"
+    assert disabled["disabledAt"]
+    assert disabled["nextAttemptAt"] is None
+    listed = (await api.get("/api/watches")).body["value"]
+    assert [(w["id"], w["status"]) for w in listed] == [(created["id"], "disabled")]
+    trail = (await api.get("/api/audit")).body["value"]
+    assert "watch.disable" in [e["operation"] for e in trail]
+
+
+BAD = [
+    ({"users": [ALICE_ID], "group": "5e770000-0000-4000-8000-00000000c001"}, "invalidWatch", "users"),
+    ({}, "invalidWatch", "users"),
+    ({"users": []}, "invalidRequest", "users"),
+    ({"users": [ALICE_ID, "not a user"]}, "invalidUser", "users[1]"),
+    ({"users": [ALICE_ID] * 10_001}, "invalidRequest", "users"),
+    ({"group": "support-team"}, "invalidGroup", "group"),
+    ({"users": [ALICE_ID], "callbackUrl": "http://hooks.example.com/x"}, "invalidCallbackUrl", "callbackUrl"),
+    ({"users": [ALICE_ID], "callbackUrl": "https://10.0.0.4/x"}, "invalidCallbackUrl", "callbackUrl"),
+    ({"users": [ALICE_ID], "callbackUrl": "https://169.254.169.254/x"}, "invalidCallbackUrl", "callbackUrl"),
+    (
+        {"users": [ALICE_ID], "callbackUrl": "https://me:pw@hooks.example.com/"},
+        "invalidCallbackUrl",
+        "callbackUrl",
+    ),
+    ({"users": [ALICE_ID], "callbackUrl": "ftp://hooks.example.com/"}, "invalidCallbackUrl", "callbackUrl"),
+    (
+        {"users": [ALICE_ID], "filter": {"availability": ["Sleeping"]}},
+        "invalidRequest",
+        "filter.availability[0]",
+    ),
+    ({"users": [ALICE_ID], "includeOwnChanges": "yes"}, "invalidRequest", "includeOwnChanges"),
+    ({"users": [ALICE_ID], "colour": "red"}, "invalidRequest", "colour"),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "field"), BAD, ids=[f"{c}:{f}" for _, c, f in BAD])
+async def test_a_bad_watch_is_a_400_naming_the_field_with_no_graph_call_and_no_row(
+    api, graph, rows, receiver, body, code, field
+):
+    await graph.clear_journal()
+    reply = await api.post("/api/watches", json={"callbackUrl": receiver.url} | body)
+    assert reply.status == 400, reply.body
+    assert reply.content_type == "application/problem+json"
+    assert reply.body["code"] == code
+    assert field in [e["field"] for e in reply.body["errors"]]
+    assert await graph.journal() == []
+    assert await rows("Watches") == []
+
+
+async def test_an_unknown_user_or_watch_is_a_404(api, graph, rows, receiver):
+    reply = await api.post(
+        "/api/watches", json={"users": [ALICE_ID, "nobody@contoso.test"], "callbackUrl": receiver.url}
+    )
+    assert (reply.status, reply.body["code"]) == (404, "userNotFound")
+    assert [e["field"] for e in reply.body["errors"]] == ["users[1]"]
+    assert await rows("Watches") == []
+    for watch_id in ("0" * 32, "x", "'or''='"):
+        for method in ("GET", "DELETE"):
+            missing = await api.call(method, f"/api/watches/{watch_id}")
+            assert (missing.status, missing.body["code"]) == (404, "watchNotFound")
