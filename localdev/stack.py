@@ -22,6 +22,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from localdev.azurite import REPO_ROOT, Azurite, AzuriteError
+from localdev.graph.demo import SUPPORT_GROUP_ID
 from localdev.ports import LOOPBACK, free_port, http_status, log_tail, popen_child, port_is_free
 
 HOST_READY = "local host listening on "
@@ -370,6 +371,9 @@ def _banner(stack: Stack, note: str | None) -> str:
         f'  curl -X PUT {auth}-H "Content-Type: application/json" '
         f'-d \'{{"availability": "Busy", "activity": "InACall", "durationMinutes": 30}}\' '
         f"{stack.api_url}/users/{alice}/presence/session",
+        f'  curl -X POST {auth}-H "Content-Type: application/json" '
+        f'-d \'{{"group": "{SUPPORT_GROUP_ID}", "callbackUrl": "http://127.0.0.1:8080/hook"}}\' '
+        f"{stack.api_url}/watches   (your receiver on loopback; poll_watches POSTs each change)",
         f"  curl {stack.graph_url}/_emulator/clock",
         f"  curl {stack.graph_url}/_emulator/requests",
         f"  curl {stack.host_url}/admin/clock",

@@ -16,7 +16,7 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 
 from localdev.graph import EmulatorControl
-from localdev.graph.demo import ALICE_ID, BOB_ID
+from localdev.graph.demo import ALICE_ID, BOB_ID, SUPPORT_GROUP_ID
 from localdev.stack import Stack
 from tests.e2e.conftest import KEY, REPO, Api, Reply
 
@@ -24,6 +24,7 @@ TENANT = "7e4a0000-0000-4000-8000-0000000000aa"
 AUDIENCE = "api://presence-e2e"
 ALICE_UPN = "alice@contoso.test"
 READ_WRITE, READ = "Presence.ReadWrite.All", "Presence.Read.All"
+HOOK = "https://hooks.example.test/flow"
 
 
 # --- callers -----------------------------------------------------------------------------------------
@@ -180,6 +181,18 @@ ROUTES = [
                 f"/api/schedules?user={user}", key=None, headers=headers
             ),
             200,
+            whom,
+        )
+        for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID))
+    ],
+    *[
+        Route(
+            f"POST /api/watches ({whom})",
+            "read",  # watching is reading: the same rules as reading the user's presence
+            lambda api, headers, _, user=user: api.post(
+                "/api/watches", key=None, headers=headers, json={"users": [user], "callbackUrl": HOOK}
+            ),
+            201,
             whom,
         )
         for whom, user in (("alice", ALICE_UPN), ("bob", BOB_ID))
@@ -419,3 +432,36 @@ async def test_the_entra_hosts_openapi_asks_for_an_entra_token(entra_api: Api):
     assert reply.status == 200
     assert list(reply.body["securityDefinitions"]) == ["oauth2"]
     assert reply.body["paths"]["/users/{user}/presence"]["get"]["security"] == [{"oauth2": []}]
+
+
+async def test_a_watch_is_seen_and_stopped_only_by_its_maker_or_a_reader_of_everyone(
+    entra_stack: Stack, entra_api: Api
+):
+    """A signed-in user watches herself; a group's members are not known up front, so only a caller
+    who may read anyone watches a group; another user's watch is a 404 to her, and stays."""
+    me, bob = (
+        {"x-ms-client-principal": alice()},
+        {"x-ms-client-principal": signed_in(BOB_ID, "bob@contoso.test")},
+    )
+    reader = {"x-ms-client-principal": app(READ)}
+    hers = await entra_api.post(
+        "/api/watches", key=None, headers=me, json={"users": [ALICE_ID], "callbackUrl": HOOK}
+    )
+    assert hers.status == 201, hers.body
+    group = {"group": SUPPORT_GROUP_ID, "callbackUrl": HOOK}
+    refused = await entra_api.post("/api/watches", key=None, headers=me, json=group)
+    assert (refused.status, refused.body["code"]) == (403, "forbidden")
+    theirs = await entra_api.post("/api/watches", key=None, headers=reader, json=group)
+    assert theirs.status == 201, theirs.body
+    assert theirs.body["memberCount"] == 3
+
+    path = f"/api/watches/{hers.body['id']}"
+    for method in ("GET", "DELETE"):
+        assert (await entra_api.call(method, path, key=None, headers=bob)).status == 404
+    assert (await entra_api.get(path, key=None, headers=reader)).status == 200
+    listed = await entra_api.get("/api/watches?top=200", key=None, headers=me)
+    assert {w["createdBy"] for w in listed.body["value"]} == {f"user:{ALICE_ID}"}
+    everyone = await entra_api.get("/api/watches?top=200", key=None, headers=reader)
+    assert {hers.body["id"], theirs.body["id"]} <= {w["id"] for w in everyone.body["value"]}
+    assert (await entra_api.delete(path, key=None, headers=me)).status == 204
+    assert (await entra_api.get(path, key=None, headers=reader)).status == 404

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
+from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, SUPPORT_GROUP_ID
 from tests.receiver import Receiver
 
 ALICE_UPN = "alice@contoso.test"
@@ -192,3 +192,18 @@ async def test_an_unknown_user_or_watch_is_a_404(api, graph, rows, receiver):
         for method in ("GET", "DELETE"):
             missing = await api.call(method, f"/api/watches/{watch_id}")
             assert (missing.status, missing.body["code"]) == (404, "watchNotFound")
+
+
+async def test_a_group_watch_tells_of_its_members_by_upn(api, graph, clock, receiver):
+    created = await api.post("/api/watches", json={"group": SUPPORT_GROUP_ID, "callbackUrl": receiver.url})
+    assert created.status == 201, created.body
+    assert (created.body["memberCount"], created.body["users"]) == (3, None)
+    await poll(api, clock, minutes=1)
+    await graph.add_session(CAROL_ID, "teams-mobile", "Busy", "InACall")
+    await graph.add_session(DAVE_ID, "teams-mobile", "Busy", "InACall")  # not in the group
+    await poll(api, clock, minutes=1)
+    assert [(n["user"], n["current"]["activity"]) for n in receiver.delivered] == [
+        ("carol@contoso.test", "InACall")
+    ]
+    reads = await graph.journal(path="/transitiveMembers")
+    assert len(reads) == 1  # read when the watch was made; again after WATCH_GROUP_REFRESH_MINUTES

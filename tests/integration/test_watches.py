@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localdev.graph import EmulatorControl
-from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
+from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, SUPPORT_GROUP_ID
+from shared.errors import ServiceError
 from shared.models import SessionRequest, WatchInput
 from shared.service import Services
 from shared.watch_rules import Seen
@@ -281,3 +282,64 @@ async def test_a_batch_of_baselines_with_one_row_moved_meanwhile_records_the_oth
     await store.record_seen_many(created.id, [(m, busy) for m in members.values()], T0)
     seen = {m.user_id: m.seen for m in await store.members(created.id)}
     assert seen == {ALICE_ID: busy, BOB_ID: away, CAROL_ID: busy}
+
+
+# --- group watches ---------------------------------------------------------------------------------------
+
+
+async def group_watch(services: Services, receiver: Receiver, group: str = SUPPORT_GROUP_ID):
+    body = WatchInput.model_validate({"callbackUrl": receiver.url, "group": group})
+    return await services.watches.create("test", body, services.watches.targets(body))
+
+
+async def test_a_group_watch_follows_the_group_s_members_as_they_change(at_t0, graph, receiver):
+    services = at_t0
+    created = await group_watch(services, receiver)
+    assert (created.member_count, created.users, created.group) == (3, None, SUPPORT_GROUP_ID)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(CAROL_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+    assert [(n["user"], n["userId"]) for n in receiver.delivered] == [("carol@contoso.test", CAROL_ID)]
+
+    await graph.set_group_members(SUPPORT_GROUP_ID, [ALICE_ID, CAROL_ID, DAVE_ID])  # Bob leaves, Dave joins
+    await travel(services, graph, minutes=30)
+    await services.watcher.tick()  # not refreshed yet (WATCH_GROUP_REFRESH_MINUTES: 60)
+    assert (await services.watches.get(created.id))[0].member_count == 3
+    await travel(services, graph, minutes=31)
+    await graph.add_session(DAVE_ID, "teams-desktop", "Away", "Away")  # before his first read: a baseline
+    await services.watcher.tick()
+    record, _ = await services.watches.get(created.id)
+    assert (record.member_count, record.members_refreshed_at) == (3, services.clock.now())
+    await travel(services, graph, minutes=1)
+    await graph.add_session(BOB_ID, "teams-desktop", "Busy", "InAMeeting")
+    await graph.remove_session(DAVE_ID, "teams-desktop")
+    await services.watcher.tick()
+    assert [(n["userId"], n["current"]["availability"]) for n in receiver.delivered[1:]] == [
+        (DAVE_ID, "Offline")
+    ]
+
+
+async def test_a_group_of_many_is_read_page_by_page(at_t0, graph, receiver):
+    services = at_t0
+    people = [{"userPrincipalName": f"p{n:04d}@contoso.test"} for n in range(1_500)]
+    ids = [u["id"] for u in await graph.seed_users(people)]
+    [group] = await graph.seed_groups([{"displayName": "Everyone", "members": ids}])
+    await graph.clear_journal()
+    created = await group_watch(services, receiver, group["id"])
+    assert created.member_count == 1_500
+    pages = await graph.journal(path=f"/groups/{group['id']}/transitiveMembers")
+    assert len(pages) == 2  # 999 a page, Graph's largest
+
+
+async def test_a_group_that_does_not_exist_or_cannot_be_read_is_refused(at_t0, graph, receiver):
+    services = at_t0
+    with pytest.raises(ServiceError) as missing:
+        await group_watch(services, receiver, "0ff00000-0000-4000-8000-000000000000")
+    assert (missing.value.status, missing.value.code) == (404, "groupNotFound")
+    await graph.set_permissions(["Presence.ReadWrite.All", "User.ReadBasic.All"])
+    with pytest.raises(ServiceError) as refused:
+        await group_watch(services, receiver)
+    assert (refused.value.status, refused.value.code) == (502, "graphPermissionMissing")
+    assert "GroupMember.Read.All" in refused.value.detail
+    assert await services.watches.store.all() == []
