@@ -453,7 +453,9 @@ class Watch(ApiModel):
     users: list[str] | None = Field(None, **summary("Users", "As given."))
     group: str | None = Field(None, **summary("Group"))
     member_count: int = Field(**summary("Members", "How many users are watched."))
-    callback_url: str = Field(**summary("Callback URL"))
+    callback_url: str = Field(
+        **summary("Callback URL", "Where changes go; its query (often a signature) is shown as ….")
+    )
     filter: WatchFilter | None = Field(None, **summary("Filter"))
     include_own_changes: bool = Field(**summary("Include own changes"))
     status: WatchStatus = Field(

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from shared.clock import Clock
 from shared.directory import UserDirectory
@@ -166,7 +167,7 @@ def to_api(record: WatchRecord, users: list[str] | None) -> Watch:
         users=users,
         group=record.group,
         member_count=record.member_count,
-        callback_url=record.callback_url,
+        callback_url=shown_url(record.callback_url),
         filter=WatchFilter(
             availability=sorted(record.filter.availability) or None,
             activity=sorted(record.filter.activity) or None,
@@ -184,6 +185,13 @@ def to_api(record: WatchRecord, users: list[str] | None) -> Watch:
         disabled_at=record.disabled_at,
         members_refreshed_at=record.members_refreshed_at,
     )
+
+
+def shown_url(url: str) -> str:
+    """The callback URL as the API shows it: without its query, which is often the credential (a Power
+    Automate trigger URL's `sig=` lets anyone who has it run the flow)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="…" if parts.query else "", fragment=""))
 
 
 def _subject(record: WatchRecord) -> str:

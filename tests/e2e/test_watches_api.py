@@ -207,3 +207,13 @@ async def test_a_group_watch_tells_of_its_members_by_upn(api, graph, clock, rece
     ]
     reads = await graph.journal(path="/transitiveMembers")
     assert len(reads) == 1  # read when the watch was made; again after WATCH_GROUP_REFRESH_MINUTES
+
+
+async def test_the_callback_url_s_query_is_never_shown_back(api, receiver):
+    """A Power Automate trigger URL carries its credential in the query (sig=...)."""
+    url = f"{receiver.url}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=s3cr3t"
+    created = await api.post("/api/watches", json={"users": [ALICE_ID], "callbackUrl": url})
+    assert created.status == 201, created.body
+    shown = [created.body, (await api.get(f"/api/watches/{created.body['id']}")).body]
+    shown += (await api.get("/api/watches")).body["value"]
+    assert {w["callbackUrl"] for w in shown} == {f"{receiver.url}?…"}
