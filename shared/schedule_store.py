@@ -17,7 +17,7 @@ from azure.data.tables import UpdateMode
 from shared.hold_store import Conflict
 from shared.holds import Failure
 from shared.keys import encode_key
-from shared.tables import TableStore, guarded
+from shared.tables import TableStore, first_rows, guarded
 
 SCHEDULE_ROW = "schedule"
 Status = Literal["scheduled", "active", "completed", "cancelled", "failed"]
@@ -167,15 +167,7 @@ class ScheduleStore:
             query += " and Status eq @status"
             params["status"] = status
 
-        async def page() -> list[ScheduleRecord]:
-            records: list[ScheduleRecord] = []
-            async for row in table.query_entities(query, parameters=params, results_per_page=top + 1):
-                records.append(record_from_entity(row))
-                if len(records) > top:
-                    break
-            return records
-
-        return await guarded(page)
+        return await first_rows(table, query, params, top, record_from_entity)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,23 @@ async def guarded(call: Callable[[], Awaitable[T]]) -> T:
         raise storage_unavailable(type(exc).__name__) from None
 
 
+async def first_rows(
+    table: TableClient, query: str, params: dict[str, Any], top: int, convert: Callable[[Any], T]
+) -> list[T]:
+    """The first `top + 1` rows a query answers, converted: a page of `top` and whether there are more
+    (the caller's list cursor is its last row's key)."""
+
+    async def read() -> list[T]:
+        found: list[T] = []
+        async for row in table.query_entities(query, parameters=params, results_per_page=top + 1):
+            found.append(convert(row))
+            if len(found) > top:
+                break
+        return found
+
+    return await guarded(read)
+
+
 # Reading a domain's cached rows: point reads or range queries (one partition per domain). A point read
 # answers one UPN per round trip (16 at once) and reads nothing else. A range query answers every wanted UPN
 # among up to 1,000 rows per round trip, but its pages come one after another and it also reads the cached

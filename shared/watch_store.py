@@ -28,7 +28,7 @@ from azure.data.tables.aio import TableClient
 from shared.hold_store import Conflict
 from shared.holds import Failure
 from shared.keys import decode_key, encode_key
-from shared.tables import TableStore, guarded
+from shared.tables import TableStore, first_rows, guarded
 from shared.watch_rules import Filter, Seen
 
 WATCH_ROW = "watch"
@@ -156,15 +156,7 @@ class WatchStore:
             query += " and CreatedBy eq @by"
             params["by"] = created_by
 
-        async def read() -> list[WatchRecord]:
-            found: list[WatchRecord] = []
-            async for row in table.query_entities(query, parameters=params, results_per_page=top + 1):
-                found.append(_watch_from_entity(row))
-                if len(found) > top:
-                    break
-            return found
-
-        found = await guarded(read)
+        found = await first_rows(table, query, params, top, _watch_from_entity)
         page = found[:top]
         return page, (page[-1].id if len(found) > top and page else None)
 
