@@ -13,6 +13,7 @@ from shared.models import WatchInput, WatchList
 from shared.operations import CREATE_WATCH, DELETE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.service import services
 from shared.watch_store import WatchRecord
+from shared.watching import MAX_WATCHES_PER_USER
 
 bp = func.Blueprint()
 
@@ -26,7 +27,8 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
         caller.require("read")  # a group's members are not known up front: only callers who may read anyone
     else:
         await permit(caller, "read", targets, services().directory)
-    watch = await services().watches.create(caller.name, body, targets)
+    limit = None if caller.unrestricted("read") else MAX_WATCHES_PER_USER
+    watch = await services().watches.create(caller.name, body, targets, limit=limit)
     # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
     origin = urlparse(req.url)._replace(path=f"/api/watches/{watch.id}", query="", fragment="").geturl()
     return json_response(watch, status=201, headers={"Location": origin})

@@ -212,9 +212,11 @@ class PresenceGateway:
                 answer.update({i: found.get(i) or user_not_found(i) for i in chunk})
         return answer
 
-    async def group_members(self, group_id: str) -> dict[str, str]:
+    async def group_members(self, group_id: str, limit: int) -> dict[str, str]:
         """The users in the group, nested groups included (Graph's transitiveMembers cast to users): object
-        id -> UPN, page by page (999 each). An unknown group is a 404 `groupNotFound`."""
+        id -> UPN, page by page (999 each), stopping once more than `limit` are known (the caller refuses
+        or trims a group that large; reading a million members to say so would cost a thousand calls).
+        An unknown group is a 404 `groupNotFound`."""
         info = RequestInformation(
             Method.GET,
             "{+baseurl}/groups/{group_id}/transitiveMembers/microsoft.graph.user{?%24select,%24top}",
@@ -235,7 +237,7 @@ class PresenceGateway:
                 if isinstance(user, dict) and user.get("id"):
                     members[str(user["id"]).lower()] = str(user.get("userPrincipalName") or user["id"])
             next_link = page.get("@odata.nextLink")
-            if not isinstance(next_link, str) or not next_link:
+            if not isinstance(next_link, str) or not next_link or len(members) > limit:
                 return members
             info = RequestInformation(Method.GET)
             info.url = next_link  # Graph's own link: absolute, its paging token inside

@@ -1,7 +1,7 @@
-"""purge_history: what is kept, and for how long. Audit rows and finished schedules for RETENTION_DAYS,
-idempotency keys and delivered watch notifications for 24 hours, cached user ids until they expire. Runs
-daily; each sweep is one filtered scan per table and deletes in transactions of up to 100 rows per
-partition."""
+"""purge_history: what is kept, and for how long. Audit rows, finished schedules and disabled watches for
+RETENTION_DAYS (rows of deleted watches not at all), idempotency keys and delivered watch notifications
+for 24 hours, cached user ids until they expire. Runs daily; each sweep is one filtered scan per table and
+deletes in transactions of up to 100 rows per partition."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.hold_store import AuditLog
 from shared.keys import encode_key
 from shared.scheduling import IDEMPOTENCY_TTL
 from shared.tables import TableStore, guarded
+from shared.watch_store import WatchStore
 
 SETTLED_TTL = timedelta(days=1)
 _BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
@@ -40,6 +41,7 @@ async def purge_history(store: TableStore, now: datetime, retention_days: int) -
         {"at": cutoff},
         ["PartitionKey", "RowKey", "UserId"],
     )
+    purged["Watches"] = await WatchStore(store).sweep(cutoff, now)
     await _delete(store, "ScheduleIndex", [(encode_key(r["UserId"]), r["PartitionKey"]) for r in finished])
     await _delete(store, "Schedules", [(r["PartitionKey"], r["RowKey"]) for r in finished])
     purged["Schedules"] = len(finished)

@@ -113,6 +113,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         renewer=TIMER_CALLER,
         group_refresh=timedelta(minutes=config.watch_group_refresh_minutes),
         disable_after=timedelta(hours=config.watch_disable_after_hours),
+        allow_loopback_http=config.graph_is_loopback,
     )
     return Services(
         config,

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,26 +164,48 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
         raise invalid_field("invalidCallbackUrl", "callbackUrl", "No user name or password in the URL.")
     if not host or parts.scheme not in {"https", "http"}:
         raise invalid_field("invalidCallbackUrl", "callbackUrl", "An absolute https URL, e.g. https://...")
+    if not _HOST_NAME.fullmatch(host):
+        raise invalid_field(
+            "invalidCallbackUrl", "callbackUrl", "The host must be a name in ASCII (punycode) or an address."
+        )
     if parts.scheme == "http" and not (allow_loopback_http and is_loopback_url(url)):
         raise invalid_field(
             "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
         )
     if _internal_address(host) and not (allow_loopback_http and is_loopback_url(url)):
         # The service must not be made to POST into its own network (metadata endpoints, private hosts).
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "Not a private or local address.")
+        raise invalid_field("invalidCallbackUrl", "callbackUrl", "It must not be a private or local address.")
     return url
 
 
+def is_public_address(address: str) -> bool:
+    """An IP address on the public internet (not private, loopback, link-local, reserved, multicast)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
 def _internal_address(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"}:
+    """Whether a URL's host is a local name or an address that is not public. Names are checked again at
+    delivery, on the addresses DNS gives (shared/webhooks.py), since DNS can point anywhere."""
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or host == "localhost.localdomain":
         return True
     try:
-        address = ipaddress.ip_address(host)
+        return not is_public_address(host)
     except ValueError:
-        return False  # a name: where it points is for DNS to say, at delivery
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global
+        pass
+    if _LEGACY_IPV4.fullmatch(host):  # 127.1, 0x7f000001, 2130706433: forms the resolver still takes
+        try:
+            return not is_public_address(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            return False
+    return False
+
+
+_LEGACY_IPV4 = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
+_HOST_NAME = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")  # an ASCII (punycode) name, or an IPv6 literal
 
 
 def sign(body: bytes, secret: bytes) -> str:

@@ -160,6 +160,41 @@ class WatchStore:
         page = found[:top]
         return page, (page[-1].id if len(found) > top and page else None)
 
+    async def count_by(self, created_by: str) -> int:
+        table = await self._store.table(self.WATCHES)
+        query, params = "RowKey eq @row and CreatedBy eq @by", {"row": WATCH_ROW, "by": created_by}
+
+        async def count() -> int:
+            return len([r async for r in table.query_entities(query, parameters=params, select=["RowKey"])])
+
+        return await guarded(count)
+
+    async def sweep(self, disabled_before: datetime, now: datetime) -> int:
+        """purge_history's part: watches disabled before `disabled_before` go (they were kept for their
+        owners to see), a disabled watch's undelivered changes are dropped, and the rows of watches that no
+        longer exist (a tick racing a DELETE can add some) are deleted. Returns the watches swept."""
+        watches = {w.id: w for w, _ in await self.all()}
+        gone = [
+            w.id for w in watches.values() if w.disabled_at is not None and w.disabled_at < disabled_before
+        ]
+        for watch_id in gone:
+            await self.delete(watch_id)
+        for watch in watches.values():
+            if watch.status == "disabled" and watch.id not in gone:
+                for delivery in await self.pending(watch.id):
+                    await self.settle(delivery, "dropped", now)
+        orphans: set[str] = set()
+        for suffix in (self.MEMBERS, self.DELIVERIES):
+            table = await self._store.table(suffix)
+
+            async def partitions(t: TableClient = table) -> set[str]:
+                return {r["PartitionKey"] async for r in t.list_entities(select=["PartitionKey"])}
+
+            orphans |= await guarded(partitions) - set(watches)
+        for watch_id in sorted(orphans):
+            await self.delete(watch_id)
+        return len(gone) + len(orphans)
+
     async def delete(self, watch_id: str) -> bool:
         """The watch row first (it stops being polled and delivered), then its members and outbox."""
         table = await self._store.table(self.WATCHES)

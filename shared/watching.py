@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from shared.holds import Failure
 from shared.models import MAX_WATCH_USERS, LastError, Watch, WatchFilter, WatchInput
 from shared.users import UserRef, is_user_id, parse_user
 from shared.watch_rules import (
+    LONGEST_RETRY,
     Cause,
     Filter,
     Seen,
@@ -49,10 +51,17 @@ T = TypeVar("T")
 
 POLL_CALLER = "timer:poll_watches"
 _WATCH_ID_LENGTH = 32  # uuid4 hex
-_LEASE = timedelta(minutes=2)  # a delivering worker that died frees its watch after this
-_PER_ROUND = 100  # deliveries per watch per tick: one slow receiver must not hold the timer
+# One slow receiver must not hold the timer (nor the other watches): a watch's round sends for at most
+# ROUND_TIME (plus one POST's timeout), and a tick takes up no new watch after TICK_TIME.
+ROUND_TIME = timedelta(seconds=60)
+TICK_TIME = timedelta(minutes=3)
+_LEASE = timedelta(minutes=5)  # > ROUND_TIME + a POST's timeout: a live round never loses its claim
+_PER_ROUND = 100
 _CONCURRENCY = 16
 _NOT_FOUND = "watchNotFound"
+# A signed-in user (who may watch only herself) has at most this many; apps and function keys, whose
+# watches are a tenant's flows, are not counted.
+MAX_WATCHES_PER_USER = 20
 
 
 class WatchService:
@@ -85,12 +94,16 @@ class WatchService:
             return body.group.lower()
         return [parse_user(user, field=f"users[{index}]") for index, user in enumerate(body.users or [])]
 
-    async def create(self, caller: str, body: WatchInput, targets: list[UserRef] | str) -> Watch:
+    async def create(
+        self, caller: str, body: WatchInput, targets: list[UserRef] | str, *, limit: int | None = None
+    ) -> Watch:
         """Resolve the users (or read the group's members), store the watch, and answer it with its secret,
-        which is shown this once."""
+        which is shown this once. `limit`: how many watches this caller may have (None: no limit)."""
+        if limit is not None and await self.store.count_by(caller) >= limit:
+            raise ServiceError(409, "tooManyWatches", f"You have {limit} watches already; delete one first.")
         now = self._clock.now()
         if isinstance(targets, str):
-            members = await self._gateway.group_members(targets)
+            members = await self._gateway.group_members(targets, limit=MAX_WATCH_USERS)
             if len(members) > MAX_WATCH_USERS:
                 raise invalid_field(
                     "groupTooLarge", "group", f"The group has more than {MAX_WATCH_USERS:,} users."
@@ -134,7 +147,7 @@ class WatchService:
         return members
 
     async def get(self, watch_id: str) -> tuple[WatchRecord, str]:
-        if len(watch_id) != _WATCH_ID_LENGTH or not all(c in "0123456789abcdef" for c in watch_id):
+        if not _is_watch_id(watch_id):
             raise ServiceError(404, _NOT_FOUND, "No such watch.")  # never a table key from bad input
         record, etag = await self.store.get(watch_id)
         if record is None or etag is None:
@@ -151,6 +164,8 @@ class WatchService:
     async def page(
         self, created_by: str | None, top: int, after: str | None
     ) -> tuple[list[Watch], str | None]:
+        if after is not None and not _is_watch_id(after):
+            raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
         records, last = await self.store.page(created_by=created_by, top=top, after=after)
         return [to_api(r, None) for r in records], last
 
@@ -194,6 +209,10 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(query="…" if parts.query else "", fragment=""))
 
 
+def _is_watch_id(value: str) -> bool:
+    return len(value) == _WATCH_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
+
+
 def _subject(record: WatchRecord) -> str:
     """What the audit row names as the watch's subject: its group, or how many users."""
     return f"group:{record.group}" if record.group else f"{record.member_count} users"
@@ -226,6 +245,7 @@ class WatchPoller:
         renewer: str,
         group_refresh: timedelta,
         disable_after: timedelta,
+        allow_loopback_http: bool,
     ) -> None:
         self._store = store
         self._gateway = gateway
@@ -234,6 +254,7 @@ class WatchPoller:
         self._renewer = renewer
         self._group_refresh = group_refresh
         self._disable_after = disable_after
+        self._allow_loopback_http = allow_loopback_http
 
     async def tick(self) -> PollReport:
         """Refresh due group memberships, read every watched user once, put each change in the outbox of
@@ -270,23 +291,28 @@ class WatchPoller:
                     baselines.append((member, current))
                 elif changed(member.seen, current):
                     changes.append(_Change(watch, member, current))
-        causes = await self._causes({c.member.user_id: c.member.seen_at for c in changes}, since, read_at)
+        # The window of the service's own writes ends when the read did (a write that landed during it
+        # shows in it) and starts where the previous read started.
+        causes = await self._causes([c.member for c in changes], since, self._clock.now())
         outbox = [
             self._delivery(c, causes[c.member.user_id], read_at)
             for c in changes
             if c.watch.filter.admits(c.current)
             and (c.watch.include_own_changes or causes[c.member.user_id].by != "service")
         ]
-        # The outbox first, then the flag, then the baselines: a crash before the last step finds the same
-        # changes next tick, and the outbox's ids make them the same deliveries.
+        # Flag, outbox, flag again, then the baselines. A crash before the baselines finds the same changes
+        # next tick, and the outbox's ids make them the same deliveries. The first flag keeps a crash
+        # between outbox and second flag from stranding a row; the second makes a deliverer that read the
+        # outbox before these rows were in it fail its ETag and keep the flag.
+        flagged = sorted({d.watch_id for d in outbox})
+        await _gather([self._store.flag_pending(w) for w in flagged])
         await _gather([self._store.add_delivery(d) for d in outbox])
-        await _gather([self._store.flag_pending(w) for w in sorted({d.watch_id for d in outbox})])
+        await _gather([self._store.flag_pending(w) for w in flagged])
         moved: dict[str, list[tuple[Member, Seen]]] = {}
         for member, seen in [(c.member, c.current) for c in changes] + baselines:
             moved.setdefault(member.watch_id, []).append((member, seen))
         await _gather([self._store.record_seen_many(w, seen, read_at) for w, seen in moved.items()])
-        if not failed:  # the next tick's changes were caused after this read (see _causes)
-            await self._store.set_last_read(read_at)
+        await self._store.set_last_read(read_at)
         return len(outbox)
 
     def _delivery(self, change: _Change, cause: Cause, read_at: datetime) -> Delivery:
@@ -307,23 +333,24 @@ class WatchPoller:
         return Delivery(change.watch.id, key, body, read_at)
 
     async def _causes(
-        self, users: dict[str, datetime | None], since: datetime | None, read_at: datetime
+        self, members: list[Member], since: datetime | None, until: datetime
     ) -> dict[str, Cause]:
         """Who changed each user's presence: the service's own writes since the previous read, from the
-        audit trail (one query per changed user)."""
+        audit trail (one query per changed user). Before any previous read, since the user's baseline."""
+        first_seen = {m.user_id: m.seen_at for m in members}
 
         async def one(user_id: str, seen_at: datetime | None) -> Cause:
-            start = since or seen_at or read_at
-            rows, _ = await self._audit.page(user_id=user_id, since=start, until=read_at, top=50, after=None)
+            start = since or seen_at or until
+            rows, _ = await self._audit.page(user_id=user_id, since=start, until=until, top=50, after=None)
             writes = [
                 Write(row["At"], row["Operation"], row["Caller"], row.get("ScheduleId") or None)
                 for row in rows
                 if row.get("Outcome") == "ok"
             ]
-            return cause_of(writes, start, read_at, self._renewer)
+            return cause_of(writes, start, until, self._renewer)
 
-        found = await _gather([one(user_id, seen_at) for user_id, seen_at in users.items()])
-        return dict(zip(users, found, strict=True))
+        found = await _gather([one(user_id, seen_at) for user_id, seen_at in first_seen.items()])
+        return dict(zip(first_seen, found, strict=True))
 
     # --- groups ----------------------------------------------------------------------------------------
 
@@ -339,33 +366,33 @@ class WatchPoller:
         return [refreshed.get(w.id, w) for w in watches]
 
     async def _refresh(self, watch: WatchRecord, now: datetime) -> WatchRecord:
-        """Read the group's members again: new ones start with a baseline, gone ones are dropped. Graph
-        failing leaves the members as they were, tried again next tick."""
+        """Read the group's members again: new ones start with a baseline, gone ones are dropped. Graph or
+        storage failing leaves the members as they were, tried again next tick; other watches go on."""
         assert watch.group is not None
         try:
-            wanted = await self._gateway.group_members(watch.group)
+            wanted = await self._gateway.group_members(watch.group, limit=MAX_WATCH_USERS)
+            if len(wanted) > MAX_WATCH_USERS:
+                log.warning("poll_watches: a group has over %d users; watching the first", MAX_WATCH_USERS)
+                wanted = dict(sorted(wanted.items())[:MAX_WATCH_USERS])
+            current, etag = await self._store.get(watch.id)
+            if current is None or etag is None or current.status != "active":
+                return watch  # deleted or disabled meanwhile: its members are not to be brought back
+            await self._store.set_members(watch.id, wanted, await self._store.members(watch.id))
+            updated = replace(current, members_refreshed_at=now, member_count=len(wanted))
+            with contextlib.suppress(Conflict):  # somebody refreshed or delivered meanwhile: members are set
+                await self._store.replace(updated, etag)
+            return updated
         except ServiceError as error:
-            log.warning("poll_watches: a group's members not read (%s)", error.code)
+            log.warning("poll_watches: a group's members not refreshed (%s)", error.code)
             return watch
-        if len(wanted) > MAX_WATCH_USERS:
-            log.warning(
-                "poll_watches: a group has %d users; watching the first %d", len(wanted), MAX_WATCH_USERS
-            )
-            wanted = dict(sorted(wanted.items())[:MAX_WATCH_USERS])
-        await self._store.set_members(watch.id, wanted, await self._store.members(watch.id))
-        current, etag = await self._store.get(watch.id)
-        if current is None or etag is None:
-            return watch
-        updated = replace(current, members_refreshed_at=now, member_count=len(wanted))
-        with contextlib.suppress(Conflict):  # somebody refreshed or delivered meanwhile: members are set
-            await self._store.replace(updated, etag)
-        return updated
 
     # --- delivering ------------------------------------------------------------------------------------
 
     async def deliver(self) -> tuple[int, int]:
-        """Send every due watch's outbox, oldest first, each watch on its own (one failing receiver
-        holds back only its own watch). Returns (delivered, watches that failed)."""
+        """Send every due watch's outbox, oldest first, each watch on its own (one failing receiver holds
+        back only its own watch), each for at most ROUND_TIME, and no new watch taken up once the tick has
+        spent TICK_TIME delivering: the rest go next tick. Returns (delivered, watches that failed)."""
+        started = time.monotonic()
         now = self._clock.now()
         due = [
             (w, etag)
@@ -376,37 +403,64 @@ class WatchPoller:
         ]
         if not due:
             return 0, 0
-        async with WebhookSender() as sender:
-            results = await _gather([self._deliver(w, etag, sender, now) for w, etag in due])
+
+        async def in_time(watch: WatchRecord, etag: str) -> tuple[int, bool]:
+            if time.monotonic() - started > TICK_TIME.total_seconds():
+                return 0, True
+            return await self._deliver(watch, etag, sender)
+
+        async with WebhookSender(allow_loopback=self._allow_loopback_http) as sender:
+            results = await _gather([in_time(w, etag) for w, etag in due])
         return sum(sent for sent, _ in results), sum(1 for _, ok in results if not ok)
 
-    async def _deliver(
-        self, watch: WatchRecord, etag: str, sender: WebhookSender, now: datetime
-    ) -> tuple[int, bool]:
+    async def _deliver(self, watch: WatchRecord, etag: str, sender: WebhookSender) -> tuple[int, bool]:
+        """One watch's round: claim it, send its outbox in order until a failure, ROUND_TIME or
+        _PER_ROUND, checking before each POST that the watch is still there and still ours, then record
+        the outcome. A failure here (storage) is this watch's alone: its claim runs out, it goes again."""
         try:
-            etag = await self._store.replace(replace(watch, claimed_until=now + _LEASE), etag)
-        except Conflict:
-            return 0, True  # another worker has it
-        pending = (await self._store.pending(watch.id))[:_PER_ROUND]
-        sent, answer = 0, None
-        for delivery in pending:
-            answer = await sender.post(
-                watch.callback_url, delivery.body, watch.secret, delivery_id(watch.id, delivery.key)
-            )
-            if answer.outcome != "delivered":
-                break
-            await self._store.settle(delivery, "sent", now)
-            sent, answer = sent + 1, None
-        outcome = await self._outcome(watch, sent, answer, more=len(pending) == _PER_ROUND, now=now)
+            now = self._clock.now()
+            claim = replace(watch, claimed_until=now + _LEASE)
+            try:
+                etag = await self._store.replace(claim, etag)
+            except Conflict:
+                return 0, True  # another worker has it
+            started = time.monotonic()
+            sent, answer, more = 0, None, False
+            for delivery in (await self._store.pending(watch.id))[: _PER_ROUND + 1]:
+                if sent == _PER_ROUND or time.monotonic() - started > ROUND_TIME.total_seconds():
+                    more = True
+                    break
+                current, _ = await self._store.get(watch.id)
+                if current is None or current.claimed_until != claim.claimed_until:
+                    return sent, True  # deleted, or taken over: whoever has it now carries on
+                answer = await sender.post(
+                    watch.callback_url, delivery.body, watch.secret, delivery_id(watch.id, delivery.key)
+                )
+                if answer.outcome != "delivered":
+                    break
+                await self._store.settle(delivery, "sent", self._clock.now())
+                sent, answer = sent + 1, None
+            outcome = await self._outcome(claim, sent, answer, more=more, now=self._clock.now())
+            await self._record(outcome, etag, claim)
+            return sent, answer is None
+        except ServiceError as error:
+            log.warning("poll_watches: a watch's delivery round stopped (%s)", error.code)
+            return 0, False
+
+    async def _record(self, outcome: WatchRecord, etag: str, claim: WatchRecord) -> None:
+        """Save the round's outcome over the claim. If a poller flagged new changes meanwhile (the ETag
+        moved), keep the flag; if the watch is no longer ours (deleted, or the lease ran out and another
+        worker took it), leave it to them."""
         try:
             await self._store.replace(outcome, etag)
-        except Conflict:  # a poller flagged new changes meanwhile: keep the flag, record the rest
-            current, fresh = await self._store.get(watch.id)
-            if current is not None and fresh is not None:
-                with_flag = replace(outcome, has_pending=outcome.status == "active")
-                with contextlib.suppress(Conflict):  # the lease runs out; the next tick sees the outbox
-                    await self._store.replace(with_flag, fresh)
-        return sent, answer is None
+            return
+        except Conflict:
+            pass
+        current, fresh = await self._store.get(outcome.id)
+        if current is None or fresh is None or current.claimed_until != claim.claimed_until:
+            return
+        with contextlib.suppress(Conflict):  # the lease runs out; the next tick sees the outbox again
+            await self._store.replace(replace(outcome, has_pending=outcome.status == "active"), fresh)
 
     async def _outcome(
         self, watch: WatchRecord, sent: int, answer: Answer | None, *, more: bool, now: datetime
@@ -416,7 +470,9 @@ class WatchPoller:
             return replace(
                 delivered, has_pending=more, failures=0, failing_since=None, retry_at=None, last_error=None
             )
-        failing_since = watch.failing_since or now
+        # A round that delivered something before failing shows the receiver alive: the count restarts.
+        failures = 1 if sent else watch.failures + 1
+        failing_since = now if sent or watch.failing_since is None else watch.failing_since
         error = Failure(
             "callbackFailed" if answer.outcome == "failed" else "callbackGone", answer.detail, now
         )
@@ -430,20 +486,18 @@ class WatchPoller:
                 failing_since=failing_since,
                 retry_at=None,
                 last_error=error,
-                failures=watch.failures + 1,
+                failures=failures,
             )
-        failures = watch.failures + 1
+        wait = retry_delay(failures)
+        if answer.retry_after is not None:  # the receiver said how long: at least that, at most an hour
+            wait = min(max(wait, timedelta(seconds=answer.retry_after)), LONGEST_RETRY)
         return replace(
-            delivered,
-            failures=failures,
-            failing_since=failing_since,
-            retry_at=now + retry_delay(failures),
-            last_error=error,
+            delivered, failures=failures, failing_since=failing_since, retry_at=now + wait, last_error=error
         )
 
     async def _disable(self, watch: WatchRecord, now: datetime) -> None:
         """The receiver is gone or has failed too long: its undelivered changes are dropped, and the
-        watch stays, disabled, for its owner to see (GET /api/watches/{id})."""
+        watch stays, disabled, for its owner to see (GET /api/watches/{id}) until RETENTION_DAYS."""
         log.warning("poll_watches: a watch was disabled (its callback failed)")
         for delivery in await self._store.pending(watch.id):
             await self._store.settle(delivery, "dropped", now)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
-from shared.watch_rules import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+from shared.watch_rules import DELIVERY_HEADER, SIGNATURE_HEADER, is_public_address, sign
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +27,48 @@ class Answer:
 
     outcome: Literal["delivered", "gone", "failed"]
     detail: str  # the status or the network error, for the watch's lastError (never the body)
+    retry_after: float | None = None  # seconds, when a 429/503 said how long to wait
+
+
+class PrivateAddress(OSError):
+    """A callback host whose every address is private or local: never connected to."""
+
+
+class PublicOnlyResolver(ThreadedResolver):
+    """DNS answers filtered to public addresses, and the connection made to those very addresses: a
+    callback name pointing into the service's own network (or re-pointed there after the watch was made)
+    is refused, not connected to. Loopback is kept when the stack is local."""
+
+    def __init__(self, allow_loopback: bool) -> None:
+        super().__init__()
+        self._allow_loopback = allow_loopback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await super().resolve(host, port, family)
+        kept = [r for r in found if self._allowed(r["host"])]
+        if not kept:
+            raise PrivateAddress(f"{host} resolves only to private or local addresses")
+        return kept
+
+    def _allowed(self, address: str) -> bool:
+        return is_public_address(address) or (
+            self._allow_loopback and ipaddress.ip_address(address).is_loopback
+        )
 
 
 class WebhookSender:
     """One HTTP session per delivery round (`async with`), POSTs without following redirects: the
     callback URL was checked when the watch was made, a redirect could lead anywhere."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_loopback: bool) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._allow_loopback = allow_loopback
 
     async def __aenter__(self) -> WebhookSender:
-        self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(self._allow_loopback))
+        self._session = aiohttp.ClientSession(timeout=TIMEOUT, connector=connector)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -51,11 +86,14 @@ class WebhookSender:
         }
         try:
             async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as reply:
-                status = reply.status
+                status, retry_after = reply.status, reply.headers.get("Retry-After", "")
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if isinstance(exc.__cause__, PrivateAddress) or isinstance(exc, PrivateAddress):
+                return Answer("failed", "Refused: the host resolves only to private or local addresses.")
             return Answer("failed", f"Not reached: {type(exc).__name__}.")
         if 200 <= status < 300:
             return Answer("delivered", str(status))
         if status == 410:
             return Answer("gone", "The receiver answered 410 Gone.")
-        return Answer("failed", f"The receiver answered {status}.")
+        wait = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None
+        return Answer("failed", f"The receiver answered {status}.", wait if status in (429, 503) else None)

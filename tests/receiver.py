@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ class Receiver:
         self.received: list[Received] = []
         self._answers: deque[int] = deque()
         self.always: int | None = None  # answer every POST with this status
+        self.retry_after: str | None = None  # sent with every answer that is not 2xx
+        self.on_post: Callable[[], Awaitable[None]] | None = None  # run as each POST arrives
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         self._server = TestServer(app, host="127.0.0.1")
@@ -54,12 +57,15 @@ class Receiver:
     async def _hook(self, request: web.Request) -> web.Response:
         status = self.always or (self._answers.popleft() if self._answers else 200)
         body = await request.read()
+        if self.on_post is not None:
+            await self.on_post()
         self.received.append(
             Received(
                 body, request.headers.get(SIGNATURE_HEADER), request.headers.get(DELIVERY_HEADER), status
             )
         )
-        return web.Response(status=status)
+        failed = not 200 <= status < 300 and self.retry_after is not None
+        return web.Response(status=status, headers={"Retry-After": self.retry_after} if failed else None)
 
     async def __aenter__(self) -> Receiver:
         await self._server.start_server()

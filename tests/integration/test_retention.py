@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from azure.data.tables.aio import TableClient
 
 from localdev.graph.demo import ALICE_ID
+from shared.models import WatchInput
 from shared.retention import purge_history
 from shared.schedule_store import IdempotentCreate, ScheduleRecord
 from shared.service import Services
@@ -65,13 +67,15 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         await store.create(record(schedule_id, status, updated))
 
     outbox = services.watches.store
+    body = WatchInput(users=[ALICE_ID], callback_url="https://hooks.example.test/x")
+    watch = await services.watches.create("test", body, services.watches.targets(body))
     for key, settled in [
         ("sent-old", "sent"),
         ("dropped-old", "dropped"),
         ("sent-new", "sent"),
         ("pending", None),
     ]:
-        delivery = Delivery("c" * 32, key, b"{}", NOW - timedelta(days=3))
+        delivery = Delivery(watch.id, key, b"{}", NOW - timedelta(days=3))
         await outbox.add_delivery(delivery)
         if settled is not None:
             at = NOW - (timedelta(hours=1) if key.endswith("new") else timedelta(days=2))
@@ -79,11 +83,20 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
 
     purged = await purge_history(services.tables, NOW, retention_days=30)
 
-    assert purged == {"Audit": 2, "Idempotency": 1, "UserCache": 1, "WatchDeliveries": 2, "Schedules": 3}
+    assert purged == {
+        "Audit": 2,
+        "Idempotency": 1,
+        "UserCache": 1,
+        "WatchDeliveries": 2,
+        "Watches": 0,
+        "Schedules": 3,
+    }
     kept_deliveries = sorted(r["RowKey"] for r in await rows(services, azurite, "WatchDeliveries"))
     assert kept_deliveries == ["pending", "sent-new"]  # sent a day ago or less: a late poller meets it
     audit_rows = await rows(services, azurite, "Audit")
-    kept = sorted((r["At"].date().isoformat(), r["Operation"]) for r in audit_rows)
+    kept = sorted(
+        (r["At"].date().isoformat(), r["Operation"]) for r in audit_rows if r["Operation"] != "watch.create"
+    )
     assert kept == [
         ("2026-10-25", "session.set"),
         ("2026-11-22", "session.set"),
@@ -106,5 +119,32 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         "Idempotency": 0,
         "UserCache": 0,
         "WatchDeliveries": 0,
+        "Watches": 0,
         "Schedules": 0,
     }
+
+
+async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(services: Services):
+    store = services.watches.store
+    made = []
+    for _ in range(3):
+        body = WatchInput(users=[ALICE_ID], callback_url="https://hooks.example.test/x")
+        made.append(await services.watches.create("test", body, services.watches.targets(body)))
+    old, recent, deleted = made
+    for watch, disabled_at in ((old, NOW - timedelta(days=31)), (recent, NOW - timedelta(days=2))):
+        record, etag = await store.get(watch.id)
+        assert record is not None
+        assert etag is not None
+        await store.replace(replace(record, status="disabled", disabled_at=disabled_at), etag)
+    late = Delivery(recent.id, "late", b"{}", NOW)  # added by a tick racing the disabling
+    await store.add_delivery(late)
+    await store.delete(deleted.id)
+    await store.add_delivery(Delivery(deleted.id, "late", b"{}", NOW))  # a tick racing the DELETE
+
+    purged = await purge_history(services.tables, NOW, retention_days=30)
+
+    assert purged["Watches"] == 2  # the old disabled one, and what was left of the deleted one
+    assert [w.id for w, _ in await store.all()] == [recent.id]
+    assert await store.pending(recent.id) == []  # dropped: a disabled watch sends nothing
+    assert await store.members(old.id) == []
+    assert await store.pending(deleted.id) == []

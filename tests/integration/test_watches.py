@@ -18,6 +18,7 @@ from shared.models import SessionRequest, WatchInput
 from shared.service import Services
 from shared.watch_rules import Seen
 from shared.watch_store import WatchStore
+from shared.webhooks import WebhookSender
 from tests.receiver import Receiver
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -343,3 +344,84 @@ async def test_a_group_that_does_not_exist_or_cannot_be_read_is_refused(at_t0, g
     assert (refused.value.status, refused.value.code) == (502, "graphPermissionMissing")
     assert "GroupMember.Read.All" in refused.value.detail
     assert await services.watches.store.all() == []
+
+
+async def test_a_round_that_delivers_before_failing_restarts_the_failure_count(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.answer(500)
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()  # Alice's change fails
+    await travel(services, graph, minutes=1)
+    await graph.add_session(BOB_ID, "teams-desktop", "Away", "Away")
+    receiver.answer(200, 500)
+    await services.watcher.tick()  # Alice's goes, Bob's fails: the receiver is alive
+    record, _ = await services.watches.get(created.id)
+    now = services.clock.now()
+    assert (record.failures, record.failing_since, record.retry_at) == (1, now, now + timedelta(minutes=1))
+
+
+async def test_a_receiver_s_retry_after_is_honoured(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.answer(429)
+    receiver.retry_after = "600"
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+    record, _ = await services.watches.get(created.id)
+    assert record.retry_at == services.clock.now() + timedelta(minutes=10)
+
+
+async def test_a_watch_deleted_during_its_round_gets_no_further_post(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await graph.add_session(BOB_ID, "teams-desktop", "Away", "Away")
+
+    async def delete_it() -> None:
+        record, _ = await services.watches.get(created.id)
+        await services.watches.delete("test", record)
+
+    receiver.on_post = delete_it
+    await services.watcher.tick()
+    assert len(receiver.received) == 1
+
+
+async def test_a_callback_name_that_resolves_to_a_private_address_is_never_connected_to(receiver):
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    async with WebhookSender(allow_loopback=False) as sender:
+        refused = await sender.post(url, b"{}", "secret", "d1")
+    async with WebhookSender(allow_loopback=True) as sender:  # the local stack
+        allowed = await sender.post(url, b"{}", "secret", "d2")
+    assert refused.outcome == "failed"
+    assert "private or local" in refused.detail
+    assert allowed.outcome == "delivered"
+    assert [r.delivery_id for r in receiver.received] == ["d2"]
+
+
+async def test_a_huge_group_is_not_read_past_the_limit(at_t0, graph):
+    services = at_t0
+    people = [{"userPrincipalName": f"q{n:04d}@contoso.test"} for n in range(1_500)]
+    ids = [u["id"] for u in await graph.seed_users(people)]
+    [group] = await graph.seed_groups([{"displayName": "Everyone", "members": ids}])
+    await graph.clear_journal()
+    found = await services.gateway.group_members(group["id"], limit=500)
+    assert len(found) == 999  # one page, then it stops: more than the limit is known
+    assert len(await graph.journal(path="/transitiveMembers")) == 1
+
+
+async def test_a_caller_with_a_limit_cannot_make_more_watches(at_t0, receiver):
+    services = at_t0
+    body = WatchInput.model_validate({"callbackUrl": receiver.url, "users": [ALICE_ID]})
+    for _ in range(2):
+        await services.watches.create("user:alice", body, services.watches.targets(body), limit=2)
+    with pytest.raises(ServiceError) as third:
+        await services.watches.create("user:alice", body, services.watches.targets(body), limit=2)
+    assert (third.value.status, third.value.code) == (409, "tooManyWatches")
+    await services.watches.create("user:bob", body, services.watches.targets(body), limit=2)  # his own count

@@ -3,10 +3,24 @@ may go, and their signature."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from shared.errors import ServiceError
-from shared.watch_rules import Filter, Seen, changed, check_callback_url, sign, verify
+from shared.watch_rules import (
+    Cause,
+    Filter,
+    Seen,
+    Write,
+    cause_of,
+    changed,
+    check_callback_url,
+    delivery_key,
+    retry_delay,
+    sign,
+    verify,
+)
 
 BUSY = Seen("Busy", "InACall", "0001")
 AVAILABLE = Seen("Available", "Available", "0002")
@@ -71,6 +85,22 @@ def test_plain_http_only_to_loopback_and_only_locally(url, local):
         "https://receiver.example.com:port/hook",
         "receiver.example.com/hook",
         "https://receiver.example.com/" + "a" * 2100,
+        # Addresses inside the service's own network, however they are written
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/metadata",
+        "https://[fe80::1]/hook",
+        "https://[::ffff:10.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+        "https://127.1/hook",
+        "https://0x7f000001/hook",
+        "https://2130706433/hook",
+        "https://10.1/hook",
+        "https://0/hook",
+        "https://localhost./hook",
+        "https://printer.localhost/hook",
+        # Hosts no resolver would take as given
+        "https://exa mple.com/hook",
+        "https://bücher.example/hook",
     ],
 )
 def test_other_callbacks_are_a_400_naming_the_field(url):
@@ -88,3 +118,56 @@ def test_a_signature_verifies_only_the_same_body_with_the_same_secret():
     assert not verify(body + b" ", secret, header)
     assert not verify(body, b"other", header)
     assert not verify(body, secret, None)
+
+
+T1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+T2 = T1 + timedelta(minutes=1)
+RENEWER = "timer:renew_sessions"
+
+
+@pytest.mark.parametrize(
+    ("writes", "expected"),
+    [
+        ([], Cause("other")),
+        ([Write(T1 + timedelta(seconds=20), "session.set", "function-key", None)], Cause("service")),
+        ([Write(T2, "schedule.start", "timer:renew_sessions", "s1")], Cause("service", "s1")),
+        ([Write(T1, "session.set", "function-key", None)], Cause("other")),  # seen by the previous read
+        ([Write(T1 + timedelta(seconds=5), "statusMessage.set", "function-key", None)], Cause("other")),
+        ([Write(T1 + timedelta(seconds=5), "session.set", RENEWER, None)], Cause("other")),  # a renewal
+        ([Write(T1 + timedelta(seconds=5), "session.clear", RENEWER, None)], Cause("service")),  # the end
+        (
+            [
+                Write(T1 + timedelta(seconds=5), "schedule.start", RENEWER, "early"),
+                Write(T1 + timedelta(seconds=50), "schedule.end", RENEWER, "late"),
+            ],
+            Cause("service", "late"),
+        ),
+    ],
+)
+def test_a_change_is_the_service_s_when_it_wrote_presence_between_the_two_reads(writes, expected):
+    assert cause_of(writes, T1, T2, RENEWER) == expected
+
+
+def test_a_change_s_id_is_the_same_whoever_saw_it():
+    assert delivery_key("u", BUSY, T1) == "u.0001"
+    unnumbered = Seen("Busy", "InACall", None)
+    assert delivery_key("u", unnumbered, T1) == delivery_key("u", unnumbered, T1)
+    assert delivery_key("u", unnumbered, T1) != delivery_key("u", unnumbered, T2)
+
+
+def test_retries_double_from_a_minute_up_to_an_hour():
+    assert [retry_delay(n) for n in (1, 2, 3, 7, 8, 50)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+        timedelta(minutes=60),
+        timedelta(hours=1),
+        timedelta(hours=1),
+    ]
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "https://[::1]/hook", "https://localhost/hook"])
+def test_loopback_is_refused_unless_the_stack_is_local(url):
+    assert check_callback_url(url, allow_loopback_http=True) == url
+    with pytest.raises(ServiceError):
+        check_callback_url(url, allow_loopback_http=False)
