@@ -14,7 +14,7 @@ from shared.hold_store import AuditLog
 from shared.keys import encode_key
 from shared.scheduling import IDEMPOTENCY_TTL
 from shared.tables import TableStore, guarded
-from shared.watch_store import WatchStore
+from shared.watch_store import OUTBOX, WatchStore
 
 SETTLED_TTL = timedelta(days=1)
 _BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
@@ -30,8 +30,11 @@ async def purge_history(store: TableStore, now: datetime, retention_days: int) -
         "Idempotency": await _purge(store, "Idempotency", "CreatedAt lt @at", {"at": now - IDEMPOTENCY_TTL}),
         "UserCache": await _purge(store, "UserCache", "ExpiresAt lt @at", {"at": now}),
         # Delivered (or dropped) watch notifications: kept a day so a late poller cannot make one again.
-        "WatchDeliveries": await _purge(
-            store, "WatchDeliveries", "Status ne 'pending' and SettledAt lt @at", {"at": now - SETTLED_TTL}
+        "WatchState": await _purge(
+            store,
+            "WatchState",
+            "RowKey gt @outbox and Status ne 'pending' and SettledAt lt @at",
+            {"outbox": OUTBOX, "at": now - SETTLED_TTL},
         ),
     }
     finished = await _rows(

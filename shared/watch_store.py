@@ -3,11 +3,13 @@
 - `Watches`: one row per watch (PartitionKey = watch id, RowKey "watch"), written with ETags; it carries
   the delivery state (pending flag, failures, back-off, claim lease). A row "poll"/"state" remembers when
   the poller last read presence.
-- `WatchMembers`: one row per watched user of a watch (PartitionKey = watch id, RowKey = object id) with
-  what the last poll saw of that user, so each watch compares against its own baseline.
-- `WatchDeliveries`: the outbox (PartitionKey = watch id, RowKey = the change's id). A change is written
-  here before the member row moves on, and its id is the same whichever poller saw it, so a crash or two
-  pollers at once never make a change twice; sent rows stay a day for that reason.
+- `WatchState`, one partition per watch (PartitionKey = watch id):
+  - a member row per watched user (RowKey = object id) with what the last poll saw of that user, so each
+    watch compares against its own baseline;
+  - the outbox (RowKey = "~" + the change's id, after every object id). A change's outbox row and its
+    member's new baseline are written in one transaction (the same partition), under the ETag the
+    member was read with: a crash leaves both or neither, and two pollers cannot both record a change.
+    Sent rows stay a day, so a change can never be queued again under the same id.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shared.tables import TableStore, first_rows, guarded
 from shared.watch_rules import Filter, Seen
 
 WATCH_ROW = "watch"
+OUTBOX = "~"  # the outbox's RowKeys start with it: after every object id (hex and dashes)
 _POLL_KEYS = ("poll", "state")  # a partition no watch id can have (ids are hex)
 _BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
 _CONCURRENCY = 16
@@ -84,8 +87,7 @@ class Delivery:
 
 class WatchStore:
     WATCHES = "Watches"
-    MEMBERS = "WatchMembers"
-    DELIVERIES = "WatchDeliveries"
+    STATE = "WatchState"
 
     def __init__(self, store: TableStore) -> None:
         self._store = store
@@ -183,14 +185,12 @@ class WatchStore:
             if watch.status == "disabled" and watch.id not in gone:
                 for delivery in await self.pending(watch.id):
                     await self.settle(delivery, "dropped", now)
-        orphans: set[str] = set()
-        for suffix in (self.MEMBERS, self.DELIVERIES):
-            table = await self._store.table(suffix)
+        table = await self._store.table(self.STATE)
 
-            async def partitions(t: TableClient = table) -> set[str]:
-                return {r["PartitionKey"] async for r in t.list_entities(select=["PartitionKey"])}
+        async def partitions() -> set[str]:
+            return {r["PartitionKey"] async for r in table.list_entities(select=["PartitionKey"])}
 
-            orphans |= await guarded(partitions) - set(watches)
+        orphans = await guarded(partitions) - set(watches)
         for watch_id in sorted(orphans):
             await self.delete(watch_id)
         return len(gone) + len(orphans)
@@ -203,22 +203,18 @@ class WatchStore:
             existed = True
         except ResourceNotFoundError:
             existed = False
-        for suffix in (self.MEMBERS, self.DELIVERIES):
-            part = await self._store.table(suffix)
-            keys = await self._row_keys(part, watch_id)
-            await self._delete_rows(part, watch_id, keys)
+        state = await self._store.table(self.STATE)
+        await self._delete_rows(state, watch_id, await self._row_keys(state, watch_id))
         return existed
 
     # --- members ---------------------------------------------------------------------------------------
 
     async def members(self, watch_id: str) -> list[Member]:
-        table = await self._store.table(self.MEMBERS)
+        table = await self._store.table(self.STATE)
+        query, params = "PartitionKey eq @pk and RowKey lt @outbox", {"pk": watch_id, "outbox": OUTBOX}
 
         async def read() -> list[Member]:
-            return [
-                _member_from_entity(row)
-                async for row in table.query_entities("PartitionKey eq @pk", parameters={"pk": watch_id})
-            ]
+            return [_member_from_entity(row) async for row in table.query_entities(query, parameters=params)]
 
         async with self._limit:
             return await guarded(read)
@@ -226,7 +222,7 @@ class WatchStore:
     async def set_members(self, watch_id: str, wanted: Mapping[str, str], keep: Iterable[Member]) -> None:
         """Make the watch's members `wanted` (object id -> name): new ones added without a baseline,
         those no longer wanted removed, those kept keep what was seen of them."""
-        table = await self._store.table(self.MEMBERS)
+        table = await self._store.table(self.STATE)
         kept = {m.user_id for m in keep}
         added = [
             ("upsert", {"PartitionKey": watch_id, "RowKey": encode_key(i), "User": name})
@@ -238,45 +234,46 @@ class WatchStore:
         ]
         await self._submit(table, [*added, *removed])
 
-    async def record_seen_many(
-        self, watch_id: str, seen: list[tuple[Member, Seen]], seen_at: datetime
+    async def record(
+        self, watch_id: str, seen: list[tuple[Member, Seen, Delivery | None]], at: datetime
     ) -> None:
-        """`record_seen` for many members of one watch: transactions of 100 (one round trip each, each
-        row still only if unchanged since read); a transaction refused for one row is redone row by row."""
-        table = await self._store.table(self.MEMBERS)
+        """Move members' baselines on, each with the change to tell (if any) put in the outbox in the same
+        transaction, only where the member row is as it was read: 50 changes a transaction (two rows
+        each, Table storage's limit is 100), and a transaction refused for one change redone change by
+        change (one whose member somebody else moved on is theirs, and dropped here)."""
+        table = await self._store.table(self.STATE)
 
-        async def chunk(items: list[tuple[Member, Seen]]) -> None:
-            operations = [
-                (
-                    "update",
-                    _seen_entity(member, current, seen_at),
-                    {
-                        "mode": UpdateMode.MERGE,
-                        "etag": member.etag,
-                        "match_condition": MatchConditions.IfNotModified,
-                    },
-                )
-                for member, current in items
-            ]
+        def operations(member: Member, current: Seen, delivery: Delivery | None) -> list[Any]:
+            conditional = {
+                "mode": UpdateMode.MERGE,
+                "etag": member.etag,
+                "match_condition": MatchConditions.IfNotModified,
+            }
+            moved = [("update", _seen_entity(member, current, at), conditional)]
+            return moved + ([("create", _delivery_entity(delivery))] if delivery is not None else [])
 
-            async def attempt() -> bool:
+        async def attempt(ops: list[Any]) -> bool:
+            async def submit() -> bool:
                 try:
-                    await table.submit_transaction(operations)  # type: ignore[arg-type]
+                    await table.submit_transaction(ops)
                 except TableTransactionError:
                     return False
                 return True
 
             async with self._limit:
-                done = await guarded(attempt)
-            if not done:
-                for member, current in items:
-                    await self.record_seen(member, current, seen_at)
+                return await guarded(submit)
 
-        await asyncio.gather(*(chunk(seen[i : i + _BATCH]) for i in range(0, len(seen), _BATCH)))
+        async def chunk(items: list[tuple[Member, Seen, Delivery | None]]) -> None:
+            if not await attempt([op for item in items for op in operations(*item)]):
+                for item in items:
+                    await attempt(operations(*item))
+
+        step = _BATCH // 2
+        await asyncio.gather(*(chunk(seen[i : i + step]) for i in range(0, len(seen), step)))
 
     async def record_seen(self, member: Member, seen: Seen, seen_at: datetime) -> bool:
         """Move the member's baseline on, only if nobody did since it was read; False if somebody did."""
-        table = await self._store.table(self.MEMBERS)
+        table = await self._store.table(self.STATE)
         entity = _seen_entity(member, seen, seen_at)
         try:
             async with self._limit:
@@ -296,14 +293,8 @@ class WatchStore:
 
     async def add_delivery(self, delivery: Delivery) -> bool:
         """Put a change in the outbox; False when it is already there (another poller, or before a crash)."""
-        table = await self._store.table(self.DELIVERIES)
-        entity = {
-            "PartitionKey": delivery.watch_id,
-            "RowKey": encode_key(delivery.key),
-            "Body": delivery.body.decode(),
-            "ChangedAt": delivery.changed_at,
-            "Status": delivery.status,
-        }
+        table = await self._store.table(self.STATE)
+        entity = _delivery_entity(delivery)
         try:
             async with self._limit:
                 await guarded(lambda: table.create_entity(entity))
@@ -313,8 +304,9 @@ class WatchStore:
 
     async def pending(self, watch_id: str) -> list[Delivery]:
         """The watch's undelivered changes, oldest first."""
-        table = await self._store.table(self.DELIVERIES)
-        query, params = "PartitionKey eq @pk and Status eq 'pending'", {"pk": watch_id}
+        table = await self._store.table(self.STATE)
+        query = "PartitionKey eq @pk and RowKey gt @outbox and Status eq 'pending'"
+        params = {"pk": watch_id, "outbox": OUTBOX}
 
         async def read() -> list[Delivery]:
             return [
@@ -325,10 +317,10 @@ class WatchStore:
         return sorted(found, key=lambda d: (d.changed_at, d.key))
 
     async def settle(self, delivery: Delivery, status: Literal["sent", "dropped"], at: datetime) -> None:
-        table = await self._store.table(self.DELIVERIES)
+        table = await self._store.table(self.STATE)
         entity = {
             "PartitionKey": delivery.watch_id,
-            "RowKey": encode_key(delivery.key),
+            "RowKey": OUTBOX + encode_key(delivery.key),
             "Status": status,
             "SettledAt": at,
         }
@@ -377,6 +369,16 @@ class WatchStore:
 
         chunks = [operations[i : i + _BATCH] for i in range(0, len(operations), _BATCH)]
         await asyncio.gather(*(one(chunk) for chunk in chunks))
+
+
+def _delivery_entity(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "PartitionKey": delivery.watch_id,
+        "RowKey": OUTBOX + encode_key(delivery.key),
+        "Body": delivery.body.decode(),
+        "ChangedAt": delivery.changed_at,
+        "Status": delivery.status,
+    }
 
 
 def _seen_entity(member: Member, seen: Seen, seen_at: datetime) -> dict[str, Any]:
@@ -463,7 +465,7 @@ def _member_from_entity(row: Any) -> Member:
 def _delivery_from_entity(row: Any) -> Delivery:
     return Delivery(
         watch_id=row["PartitionKey"],
-        key=decode_key(row["RowKey"]),
+        key=decode_key(row["RowKey"].removeprefix(OUTBOX)),
         body=str(row["Body"]).encode(),
         changed_at=row["ChangedAt"],
         status=row["Status"],

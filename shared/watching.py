@@ -294,26 +294,28 @@ class WatchPoller:
         # The window of the service's own writes ends when the read did (a write that landed during it
         # shows in it) and starts where the previous read started.
         causes = await self._causes([c.member for c in changes], since, self._clock.now())
-        outbox = [
-            self._delivery(c, causes[c.member.user_id], read_at)
+        told = {
+            (c.watch.id, c.member.user_id): self._delivery(c, causes[c.member.user_id], read_at)
             for c in changes
             if c.watch.filter.admits(c.current)
             and (c.watch.include_own_changes or causes[c.member.user_id].by != "service")
-        ]
-        # Flag, outbox, flag again, then the baselines. A crash before the baselines finds the same changes
-        # next tick, and the outbox's ids make them the same deliveries. The first flag keeps a crash
-        # between outbox and second flag from stranding a row; the second makes a deliverer that read the
-        # outbox before these rows were in it fail its ETag and keep the flag.
-        flagged = sorted({d.watch_id for d in outbox})
+        }
+        moved: dict[str, list[tuple[Member, Seen, Delivery | None]]] = {}
+        for c in changes:
+            moved.setdefault(c.watch.id, []).append(
+                (c.member, c.current, told.get((c.watch.id, c.member.user_id)))
+            )
+        for member, seen in baselines:
+            moved.setdefault(member.watch_id, []).append((member, seen, None))
+        # Each change and its baseline in one transaction (WatchStore.record). The flag before makes sure
+        # a watch with something in its outbox is looked at; the flag after makes a deliverer that read
+        # the outbox before these rows were in it fail its ETag and keep the flag.
+        flagged = sorted({watch_id for watch_id, _ in told})
         await _gather([self._store.flag_pending(w) for w in flagged])
-        await _gather([self._store.add_delivery(d) for d in outbox])
+        await _gather([self._store.record(w, items, read_at) for w, items in moved.items()])
         await _gather([self._store.flag_pending(w) for w in flagged])
-        moved: dict[str, list[tuple[Member, Seen]]] = {}
-        for member, seen in [(c.member, c.current) for c in changes] + baselines:
-            moved.setdefault(member.watch_id, []).append((member, seen))
-        await _gather([self._store.record_seen_many(w, seen, read_at) for w, seen in moved.items()])
         await self._store.set_last_read(read_at)
-        return len(outbox)
+        return len(told)
 
     def _delivery(self, change: _Change, cause: Cause, read_at: datetime) -> Delivery:
         previous, member = change.member.seen, change.member
@@ -445,6 +447,9 @@ class WatchPoller:
             return sent, answer is None
         except ServiceError as error:
             log.warning("poll_watches: a watch's delivery round stopped (%s)", error.code)
+            return 0, False
+        except Exception:  # one watch's bad round never stops the others (nor closes their session)
+            log.exception("poll_watches: a watch's delivery round failed unexpectedly")
             return 0, False
 
     async def _record(self, outcome: WatchRecord, etag: str, claim: WatchRecord) -> None:

@@ -35,6 +35,7 @@ class Receiver:
         self.received: list[Received] = []
         self._answers: deque[int] = deque()
         self.always: int | None = None  # answer every POST with this status
+        self.decide: Callable[[], int] | None = None  # or with what this says, each time
         self.retry_after: str | None = None  # sent with every answer that is not 2xx
         self.on_post: Callable[[], Awaitable[None]] | None = None  # run as each POST arrives
         app = web.Application()
@@ -55,7 +56,8 @@ class Receiver:
         return [r.json for r in self.received if 200 <= r.answered < 300]
 
     async def _hook(self, request: web.Request) -> web.Response:
-        status = self.always or (self._answers.popleft() if self._answers else 200)
+        status = self.always or (self.decide() if self.decide else None)
+        status = status or (self._answers.popleft() if self._answers else 200)
         body = await request.read()
         if self.on_post is not None:
             await self.on_post()

@@ -87,12 +87,13 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         "Audit": 2,
         "Idempotency": 1,
         "UserCache": 1,
-        "WatchDeliveries": 2,
+        "WatchState": 2,
         "Watches": 0,
         "Schedules": 3,
     }
-    kept_deliveries = sorted(r["RowKey"] for r in await rows(services, azurite, "WatchDeliveries"))
-    assert kept_deliveries == ["pending", "sent-new"]  # sent a day ago or less: a late poller meets it
+    state = await rows(services, azurite, "WatchState")
+    kept_deliveries = sorted(r["RowKey"] for r in state if r["RowKey"].startswith("~"))
+    assert kept_deliveries == ["~pending", "~sent-new"]  # sent a day ago or less: a late poller meets it
     audit_rows = await rows(services, azurite, "Audit")
     kept = sorted(
         (r["At"].date().isoformat(), r["Operation"]) for r in audit_rows if r["Operation"] != "watch.create"
@@ -118,7 +119,7 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         "Audit": 0,
         "Idempotency": 0,
         "UserCache": 0,
-        "WatchDeliveries": 0,
+        "WatchState": 0,
         "Watches": 0,
         "Schedules": 0,
     }

@@ -17,7 +17,7 @@ from shared.errors import ServiceError
 from shared.models import SessionRequest, WatchInput
 from shared.service import Services
 from shared.watch_rules import Seen
-from shared.watch_store import WatchStore
+from shared.watch_store import Delivery, WatchStore
 from shared.webhooks import WebhookSender
 from tests.receiver import Receiver
 
@@ -220,7 +220,7 @@ async def test_overlapping_ticks_deliver_each_change_once(at_t0, graph, receiver
     assert sorted(n["userId"] for n in receiver.delivered) == sorted([ALICE_ID, BOB_ID, CAROL_ID])
 
 
-async def test_a_tick_that_dies_after_the_outbox_and_before_the_baseline_sends_once(
+async def test_a_tick_that_dies_before_recording_a_change_sends_it_once_later(
     at_t0, graph, receiver, monkeypatch
 ):
     services = at_t0
@@ -232,7 +232,7 @@ async def test_a_tick_that_dies_after_the_outbox_and_before_the_baseline_sends_o
     async def dies(*args: object) -> bool:
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(WatchStore, "record_seen_many", dies)
+    monkeypatch.setattr(WatchStore, "record", dies)
     with pytest.raises(RuntimeError):
         await services.watcher.tick()
     monkeypatch.undo()
@@ -273,16 +273,22 @@ async def test_deleting_a_watch_removes_its_members_and_outbox(at_t0, graph, rec
     assert (await store.get(created.id)) == (None, None)
 
 
-async def test_a_batch_of_baselines_with_one_row_moved_meanwhile_records_the_others(at_t0, receiver):
+async def test_a_change_and_its_baseline_are_recorded_together_or_not_at_all(at_t0, receiver):
+    """One transaction per batch; one member moved on meanwhile (another poller) sends the batch change by
+    change, and that member's change is neither queued nor recorded here."""
     services = at_t0
     created = await watch(services, receiver, users=[ALICE_ID, BOB_ID, CAROL_ID])
     store = services.watches.store
     members = {m.user_id: m for m in await store.members(created.id)}
     busy, away = Seen("Busy", "InACall", "1"), Seen("Away", "Away", "2")
     assert await store.record_seen(members[BOB_ID], away, T0)  # another poller moved Bob on
-    await store.record_seen_many(created.id, [(m, busy) for m in members.values()], T0)
+    items = [(m, busy, Delivery(created.id, f"{m.user_id}.1", b"{}", T0)) for m in members.values()]
+    await store.record(created.id, items, T0)
     seen = {m.user_id: m.seen for m in await store.members(created.id)}
     assert seen == {ALICE_ID: busy, BOB_ID: away, CAROL_ID: busy}
+    assert sorted(d.key for d in await store.pending(created.id)) == sorted(
+        [f"{ALICE_ID}.1", f"{CAROL_ID}.1"]
+    )
 
 
 # --- group watches ---------------------------------------------------------------------------------------
