@@ -16,7 +16,7 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 
 from localdev.graph import EmulatorControl
-from localdev.graph.demo import ALICE_ID, BOB_ID, SUPPORT_GROUP_ID
+from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, SUPPORT_GROUP_ID
 from localdev.stack import Stack
 from tests.e2e.conftest import KEY, REPO, Api, Reply
 
@@ -465,3 +465,14 @@ async def test_a_watch_is_seen_and_stopped_only_by_its_maker_or_a_reader_of_ever
     assert {hers.body["id"], theirs.body["id"]} <= {w["id"] for w in everyone.body["value"]}
     assert (await entra_api.delete(path, key=None, headers=me)).status == 204
     assert (await entra_api.get(path, key=None, headers=reader)).status == 404
+
+
+async def test_a_signed_in_user_has_at_most_20_watches(entra_stack: Stack, entra_api: Api):
+    carol = {"x-ms-client-principal": signed_in(CAROL_ID, "carol@contoso.test")}
+    body = {"users": [CAROL_ID], "callbackUrl": HOOK}
+    answers = [
+        (await entra_api.post("/api/watches", key=None, headers=carol, json=body)).status for _ in range(21)
+    ]
+    assert answers == [201] * 20 + [409]
+    app_reader = {"x-ms-client-principal": app(READ)}  # an app's watches are a tenant's flows: not capped
+    assert (await entra_api.post("/api/watches", key=None, headers=app_reader, json=body)).status == 201

@@ -217,3 +217,10 @@ async def test_the_callback_url_s_query_is_never_shown_back(api, receiver):
     shown = [created.body, (await api.get(f"/api/watches/{created.body['id']}")).body]
     shown += (await api.get("/api/watches")).body["value"]
     assert {w["callbackUrl"] for w in shown} == {f"{receiver.url}?…"}
+
+
+@pytest.mark.parametrize(("query", "field"), [("after=zzz", "after"), ("top=0", "top"), ("top=²", "top")])
+async def test_a_bad_list_query_is_a_400_naming_the_parameter(api, query, field):
+    reply = await api.get(f"/api/watches?{query}")
+    assert reply.status == 400, reply.body
+    assert [e["field"] for e in reply.body["errors"]] == [field]
