@@ -126,7 +126,7 @@ class WatchService:
         )
         await self.store.create(record, members)
         await self._audit.append(now, caller, _subject(record), "", "watch.create", "ok", watch_id=record.id)
-        shown = to_api(record, list(members.values()) if record.group is None else None)
+        shown = to_api(record, sorted(members.values()) if record.group is None else None)
         return shown.model_copy(update={"secret": record.secret})
 
     async def _resolve(self, refs: list[UserRef]) -> dict[str, str]:
