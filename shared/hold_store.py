@@ -18,15 +18,11 @@ from azure.data.tables import UpdateMode
 
 from shared.holds import Failure, GraphSession, Hold, MessageHold, PreferredHold, SessionHold
 from shared.keys import encode_key
-from shared.tables import TableStore, guarded
+from shared.tables import Conflict, TableStore, guarded
 
 HOLD_ROW = "hold"
 TIMELINE_SHARDS = 4  # partitions the due index is spread over (parallel range reads, no hot partition)
 _STAMP = "%Y%m%dT%H%M%SZ"
-
-
-class Conflict(Exception):
-    """Somebody else changed the row since we read it (ETag mismatch): re-read and decide again."""
 
 
 @dataclass(frozen=True)

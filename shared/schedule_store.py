@@ -14,10 +14,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from shared.hold_store import Conflict
 from shared.holds import Failure
 from shared.keys import encode_key
-from shared.tables import TableStore, first_rows, guarded
+from shared.tables import Conflict, TableStore, first_rows, guarded, replace_entity
 
 SCHEDULE_ROW = "schedule"
 Status = Literal["scheduled", "active", "completed", "cancelled", "failed"]
@@ -78,16 +77,7 @@ class ScheduleStore:
 
     async def replace(self, record: ScheduleRecord, etag: str) -> str:
         table = await self._store.table(self.SUFFIX)
-        entity = record_to_entity(record)
-        try:
-            result = await guarded(
-                lambda: table.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise Conflict(record.id) from None
-        return str(result["etag"])
+        return await replace_entity(table, record_to_entity(record), etag)
 
     async def mark_running(self, record: ScheduleRecord, running: bool) -> None:
         """Flag the schedule in its user's index as (perhaps) running, so `running_for_user` reads only

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.config import Settings
@@ -77,6 +79,24 @@ class TableStore:
 
     async def close(self) -> None:
         await self._service.close()
+
+
+class Conflict(Exception):
+    """Somebody else changed the row since we read it (ETag mismatch): re-read and decide again."""
+
+
+async def replace_entity(table: TableClient, entity: dict[str, Any], etag: str) -> str:
+    """Replace a row only if it is still the version read (its ETag); Conflict if it changed or is gone.
+    Returns the new ETag."""
+    try:
+        result = await guarded(
+            lambda: table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        )
+    except (ResourceModifiedError, ResourceNotFoundError):
+        raise Conflict(entity["PartitionKey"]) from None
+    return str(result["etag"])
 
 
 async def guarded(call: Callable[[], Awaitable[T]]) -> T:

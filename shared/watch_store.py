@@ -27,10 +27,9 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.hold_store import Conflict
 from shared.holds import Failure
 from shared.keys import decode_key, encode_key
-from shared.tables import TableStore, first_rows, guarded
+from shared.tables import Conflict, TableStore, first_rows, guarded, replace_entity
 from shared.watch_rules import Filter, Seen
 
 WATCH_ROW = "watch"
@@ -115,16 +114,7 @@ class WatchStore:
 
     async def replace(self, record: WatchRecord, etag: str) -> str:
         table = await self._store.table(self.WATCHES)
-        entity = _watch_entity(record)
-        try:
-            result = await guarded(
-                lambda: table.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise Conflict(record.id) from None
-        return str(result["etag"])
+        return await replace_entity(table, _watch_entity(record), etag)
 
     async def flag_pending(self, watch_id: str) -> None:
         """Say the outbox has something for this watch (a merge: it leaves the delivery state alone)."""
