@@ -9,8 +9,8 @@ import azure.functions as func
 from shared.auth import Caller, authorize, permit
 from shared.errors import ServiceError
 from shared.http import json_response, next_link, no_content, page_size, parse_body, route
-from shared.models import WatchInput, WatchList
-from shared.operations import CREATE_WATCH, DELETE_WATCH, GET_WATCH, LIST_WATCHES
+from shared.models import WatchChange, WatchInput, WatchList
+from shared.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.service import services
 from shared.watch_store import WatchRecord
 from shared.watching import MAX_WATCHES_PER_USER
@@ -46,21 +46,30 @@ async def list_watches(req: func.HttpRequest) -> func.HttpResponse:
 @route(bp, GET_WATCH)
 async def get_watch(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, GET_WATCH, services())
-    watch = await _owned(caller, req.route_params["id"])
+    watch, _ = await _owned(caller, req.route_params["id"])
     return json_response(await services().watches.show(watch))
+
+
+@route(bp, ENABLE_WATCH)
+async def enable_watch(req: func.HttpRequest) -> func.HttpResponse:
+    caller = await authorize(req, ENABLE_WATCH, services())
+    parse_body(req, WatchChange)
+    watch, etag = await _owned(caller, req.route_params["id"])
+    return json_response(await services().watches.enable(caller.name, watch, etag))
 
 
 @route(bp, DELETE_WATCH)
 async def delete_watch(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, DELETE_WATCH, services())
-    await services().watches.delete(caller.name, await _owned(caller, req.route_params["id"]))
+    watch, _ = await _owned(caller, req.route_params["id"])
+    await services().watches.delete(caller.name, watch)
     return no_content()
 
 
-async def _owned(caller: Caller, watch_id: str) -> WatchRecord:
+async def _owned(caller: Caller, watch_id: str) -> tuple[WatchRecord, str]:
     """A watch is its maker's, and any caller's who may read every user (a 404 to others: a watch id
     says nothing about whether it exists)."""
-    record, _ = await services().watches.get(watch_id)
+    record, etag = await services().watches.get(watch_id)
     if not caller.unrestricted("read") and record.created_by != caller.name:
         raise ServiceError(404, "watchNotFound", "No such watch.")
-    return record
+    return record, etag

@@ -485,6 +485,14 @@ class Watch(ApiModel):
     )
 
 
+class WatchChange(ApiModel):
+    """What PATCH may change: for now, turning a disabled watch back on."""
+
+    status: Literal["active"] = Field(
+        **summary("Status", "active: deliver again (a disabled watch whose receiver is fixed).")
+    )
+
+
 class WatchList(ApiModel):
     value: list[Watch] = Field(**summary("Watches"))
     next_link: str | None = Field(None, **summary("Next link", "The URL of the next page, if any."))

@@ -27,6 +27,7 @@ from shared.models import (
     StatusMessage,
     StatusMessageRequest,
     Watch,
+    WatchChange,
     WatchInput,
     WatchList,
 )
@@ -309,6 +310,19 @@ GET_WATCH = Operation(
     Watch,
     path_params=(WATCH_ID,),
 )
+ENABLE_WATCH = Operation(
+    "UpdateWatch",
+    "PATCH",
+    "watches/{id}",
+    "Turn a disabled watch back on",
+    'With {"status": "active"}: the watch delivers again, starting with one change for each user whose '
+    "presence differs from when it was disabled; its id and secret stay.",
+    "Watches",
+    Watch,
+    body=WatchChange,
+    path_params=(WATCH_ID,),
+    visibility="advanced",
+)
 DELETE_WATCH = Operation(
     "DeleteWatch",
     "DELETE",
@@ -361,6 +375,7 @@ CATALOG: tuple[Operation, ...] = (
     CREATE_WATCH,
     LIST_WATCHES,
     GET_WATCH,
+    ENABLE_WATCH,
     DELETE_WATCH,
     HEALTH,
     OPENAPI,

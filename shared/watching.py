@@ -169,6 +169,25 @@ class WatchService:
         records, last = await self.store.page(created_by=created_by, top=top, after=after)
         return [to_api(r, None) for r in records], last
 
+    async def enable(self, caller: str, record: WatchRecord, etag: str) -> Watch:
+        """A disabled watch back on, its failures forgotten. A disabled watch is not read, so its members
+        keep the presence seen when it was disabled: the first tick tells one change for each user whose
+        presence differs from that. Enabling an active watch changes nothing."""
+        if record.status == "active":
+            return await self.show(record)
+        enabled = replace(
+            record, status="active", disabled_at=None, failures=0, failing_since=None, retry_at=None
+        )
+        try:
+            await self.store.replace(enabled, etag)
+        except Conflict:
+            raise ServiceError(
+                409, "watchBusy", "The watch is being changed right now; retry.", headers={"Retry-After": "2"}
+            ) from None
+        now = self._clock.now()
+        await self._audit.append(now, caller, _subject(record), "", "watch.enable", "ok", watch_id=record.id)
+        return await self.show(enabled)
+
     async def delete(self, caller: str, record: WatchRecord) -> None:
         await self.store.delete(record.id)
         now = self._clock.now()

@@ -456,8 +456,9 @@ async def test_a_watch_is_seen_and_stopped_only_by_its_maker_or_a_reader_of_ever
     assert theirs.body["memberCount"] == 3
 
     path = f"/api/watches/{hers.body['id']}"
-    for method in ("GET", "DELETE"):
-        assert (await entra_api.call(method, path, key=None, headers=bob)).status == 404
+    for method in ("GET", "PATCH", "DELETE"):
+        reply = await entra_api.call(method, path, key=None, headers=bob, json={"status": "active"})
+        assert reply.status == 404, (method, reply.body)
     assert (await entra_api.get(path, key=None, headers=reader)).status == 200
     listed = await entra_api.get("/api/watches?top=200", key=None, headers=me)
     assert {w["createdBy"] for w in listed.body["value"]} == {f"user:{ALICE_ID}"}

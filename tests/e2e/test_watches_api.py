@@ -224,3 +224,14 @@ async def test_a_bad_list_query_is_a_400_naming_the_parameter(api, query, field)
     reply = await api.get(f"/api/watches?{query}")
     assert reply.status == 400, reply.body
     assert [e["field"] for e in reply.body["errors"]] == [field]
+
+
+async def test_patch_turns_a_watch_back_on_and_refuses_anything_else(api, receiver, rows):
+    created = (await subscribe(api, receiver)).body
+    path = f"/api/watches/{created['id']}"
+    same = await api.call("PATCH", path, json={"status": "active"})
+    assert (same.status, same.body["status"]) == (200, "active")
+    for body in ({"status": "disabled"}, {}, {"status": "active", "callbackUrl": receiver.url}):
+        reply = await api.call("PATCH", path, json=body)
+        assert reply.status == 400, reply.body
+        assert reply.content_type == "application/problem+json"

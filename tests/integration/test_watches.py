@@ -431,3 +431,30 @@ async def test_a_caller_with_a_limit_cannot_make_more_watches(at_t0, receiver):
         await services.watches.create("user:alice", body, services.watches.targets(body), limit=2)
     assert (third.value.status, third.value.code) == (409, "tooManyWatches")
     await services.watches.create("user:bob", body, services.watches.targets(body), limit=2)  # his own count
+
+
+async def test_a_disabled_watch_turned_back_on_tells_each_user_changed_meanwhile_once(at_t0, graph, receiver):
+    services = at_t0
+    created = await watch(services, receiver)
+    await services.watcher.tick()
+    receiver.answer(410)
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()  # 410: disabled at once, Alice's change dropped
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Away", "Away")
+    await graph.add_session(BOB_ID, "teams-desktop", "Busy", "InACall")
+    await services.watcher.tick()  # disabled: not read, nothing sent
+    assert len(receiver.received) == 1
+
+    record, etag = await services.watches.get(created.id)
+    shown = await services.watches.enable("test", record, etag)
+    assert (shown.status, shown.disabled_at, shown.failing_since) == ("active", None, None)
+    assert shown.last_error is not None  # what went wrong stays visible until a delivery succeeds
+    await travel(services, graph, minutes=1)
+    await services.watcher.tick()
+    told = sorted(
+        (n["userId"], n["previous"]["availability"], n["current"]["availability"]) for n in receiver.delivered
+    )
+    assert told == [(ALICE_ID, "Busy", "Away"), (BOB_ID, "Offline", "Busy")]  # since it was turned off
+    assert all(r.signed_with(created.secret or "") for r in receiver.received)  # the same secret
