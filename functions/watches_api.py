@@ -54,22 +54,23 @@ async def get_watch(req: func.HttpRequest) -> func.HttpResponse:
 async def enable_watch(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, ENABLE_WATCH, services())
     parse_body(req, WatchChange)
-    watch, etag = await _owned(caller, req.route_params["id"])
+    watch, etag = await _owned(caller, req.route_params["id"], change=True)
     return json_response(await services().watches.enable(caller.name, watch, etag))
 
 
 @route(bp, DELETE_WATCH)
 async def delete_watch(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, DELETE_WATCH, services())
-    watch, _ = await _owned(caller, req.route_params["id"])
+    watch, _ = await _owned(caller, req.route_params["id"], change=True)
     await services().watches.delete(caller.name, watch)
     return no_content()
 
 
-async def _owned(caller: Caller, watch_id: str) -> tuple[WatchRecord, str]:
-    """A watch is its maker's, and any caller's who may read every user (a 404 to others: a watch id
-    says nothing about whether it exists)."""
+async def _owned(caller: Caller, watch_id: str, change: bool = False) -> tuple[WatchRecord, str]:
+    """A watch is its maker's. Others see it if they may read every user, and change or stop it only if
+    they may change every user's presence (an admin's app); to anyone else it is a 404 (a watch id says
+    nothing about whether it exists)."""
     record, etag = await services().watches.get(watch_id)
-    if not caller.unrestricted("read") and record.created_by != caller.name:
+    if record.created_by != caller.name and not caller.unrestricted("write" if change else "read"):
         raise ServiceError(404, "watchNotFound", "No such watch.")
     return record, etag

@@ -316,7 +316,7 @@ ENABLE_WATCH = Operation(
     "watches/{id}",
     "Turn a disabled watch back on",
     'With {"status": "active"}: the watch delivers again, starting with one change for each user whose '
-    "presence differs from when it was disabled; its id and secret stay.",
+    "presence differs from what the receiver was last told; its id and secret stay.",
     "Watches",
     Watch,
     body=WatchChange,

@@ -100,12 +100,29 @@ def cause_of(writes: Iterable[Write], since: datetime, until: datetime, renewer:
     return Cause("service", latest.schedule_id)
 
 
-def delivery_key(user_id: str, current: Seen, previous_seen_at: datetime) -> str:
-    """A change's id within a watch, the same whichever poller saw it: Graph's sequence number names the
-    presence version; without one, the pair and the read it was compared with."""
-    pair = f"{current.availability}.{current.activity}"
-    version = current.sequence_number or f"{pair}.{int(previous_seen_at.timestamp())}"
-    return f"{user_id}.{version}"
+def delivery_key(user_id: str, previous: Seen, current: Seen, previous_seen_at: datetime) -> str:
+    """A change's id within a watch: the same whichever poller saw it (both compared the same baseline
+    with the same read), and never the id of another change, even if Graph showed an older version again
+    (the baseline it moved from is part of it). Graph's sequence numbers name the versions; without
+    them, the pair and the instant of the baseline."""
+    before = previous.sequence_number or str(int(previous_seen_at.timestamp()))
+    after = current.sequence_number or f"{current.availability}.{current.activity}"
+    return f"{user_id}.{before}.{after}"
+
+
+def told_before(bodies: Iterable[bytes]) -> dict[str, Seen]:
+    """From a watch's undelivered notifications, oldest first: for each user, the presence the receiver
+    was last told (the `previous` of the user's oldest one). Dropping them, the watch's baseline goes back
+    to it, so the next change it tells starts from what the receiver knows."""
+    found: dict[str, Seen] = {}
+    for body in bodies:
+        try:
+            change = json.loads(body)
+            previous = Seen(change["previous"]["availability"], change["previous"]["activity"], None)
+            found.setdefault(change["userId"], previous)
+        except (ValueError, KeyError, TypeError):
+            continue  # not a notification this service wrote: nothing to go back to
+    return found
 
 
 def notification(
@@ -178,12 +195,33 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
     return url
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the last 32 bits are IPv4
+
+
 def is_public_address(address: str) -> bool:
-    """An IP address on the public internet (not private, loopback, link-local, reserved, multicast)."""
+    """An IP address on the public internet: not private, loopback, link-local, site-local, reserved or
+    multicast, and no IPv6 form that carries such an IPv4 address inside (mapped, compatible, NAT64,
+    6to4, Teredo), since those reach it too."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            return is_public_address(str(inner))
+        if ip.is_site_local:
+            return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    if ip in _NAT64 or ip.packed[:12] == bytes(12):  # NAT64, or IPv4-compatible (::a.b.c.d)
+        return ipaddress.IPv4Address(ip.packed[12:])
+    return None
 
 
 def _internal_address(host: str) -> bool:

@@ -19,7 +19,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -30,9 +30,10 @@ from azure.data.tables.aio import TableClient
 from shared.holds import Failure
 from shared.keys import decode_key, encode_key
 from shared.tables import Conflict, TableStore, first_rows, guarded, replace_entity
-from shared.watch_rules import Filter, Seen
+from shared.watch_rules import Filter, Seen, told_before
 
 WATCH_ROW = "watch"
+ORPHAN_AGE = timedelta(hours=1)
 OUTBOX = "~"  # the outbox's RowKeys start with it: after every object id (hex and dashes)
 _POLL_KEYS = ("poll", "state")  # a partition no watch id can have (ids are hex)
 _BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
@@ -163,8 +164,10 @@ class WatchStore:
 
     async def sweep(self, disabled_before: datetime, now: datetime) -> int:
         """purge_history's part: watches disabled before `disabled_before` go (they were kept for their
-        owners to see), a disabled watch's undelivered changes are dropped, and the rows of watches that no
-        longer exist (a tick racing a DELETE can add some) are deleted. Returns the watches swept."""
+        owners to see), a disabled watch's undelivered changes are dropped (see `drop_pending`), and the
+        rows of watches that no longer exist (a tick racing a DELETE can add some) are deleted, once they
+        are an hour old (a watch being created writes its members before its own row). Returns the
+        watches swept."""
         watches = {w.id: w for w, _ in await self.all()}
         gone = [
             w.id for w in watches.values() if w.disabled_at is not None and w.disabled_at < disabled_before
@@ -173,17 +176,46 @@ class WatchStore:
             await self.delete(watch_id)
         for watch in watches.values():
             if watch.status == "disabled" and watch.id not in gone:
-                for delivery in await self.pending(watch.id):
-                    await self.settle(delivery, "dropped", now)
+                await self.drop_pending(watch.id, now)
         table = await self._store.table(self.STATE)
 
-        async def partitions() -> set[str]:
-            return {r["PartitionKey"] async for r in table.list_entities(select=["PartitionKey"])}
+        async def newest_rows() -> dict[str, datetime]:
+            newest: dict[str, datetime] = {}
+            async for row in table.list_entities(select=["PartitionKey", "Timestamp"]):
+                written = row.metadata["timestamp"]
+                newest[row["PartitionKey"]] = max(written, newest.get(row["PartitionKey"], written))
+            return newest
 
-        orphans = await guarded(partitions) - set(watches)
-        for watch_id in sorted(orphans):
-            await self.delete(watch_id)
+        settled = now - ORPHAN_AGE
+        orphans = [
+            watch_id
+            for watch_id, written in (await guarded(newest_rows)).items()
+            if watch_id not in watches and written < settled and (await self.get(watch_id))[0] is None
+        ]
+        for watch_id in orphans:
+            await self._delete_rows(table, watch_id, await self._row_keys(table, watch_id))
         return len(gone) + len(orphans)
+
+    async def drop_pending(self, watch_id: str, now: datetime) -> None:
+        """Drop a disabled watch's undelivered changes. Each member's baseline first goes back to what the
+        receiver was last told (watch_rules.told_before), so once the watch is on again its next
+        notification for that user starts from there: nothing the receiver missed is papered over."""
+        pending = await self.pending(watch_id)
+        if not pending:
+            return
+        table = await self._store.table(self.STATE)
+        for user_id, seen in told_before(d.body for d in pending).items():
+            entity = {
+                "PartitionKey": watch_id,
+                "RowKey": encode_key(user_id),
+                "Availability": seen.availability,
+                "Activity": seen.activity,
+                "Sequence": "",
+            }
+            with contextlib.suppress(ResourceNotFoundError):  # no longer a member
+                await guarded(lambda e=entity: table.update_entity(e, mode=UpdateMode.MERGE))  # type: ignore[misc]
+        for delivery in pending:
+            await self.settle(delivery, "dropped", now)
 
     async def delete(self, watch_id: str) -> bool:
         """The watch row first (it stops being polled and delivered), then its members and outbox."""

@@ -53,10 +53,21 @@ POLL_CALLER = "timer:poll_watches"
 _WATCH_ID_LENGTH = 32  # uuid4 hex
 # One slow receiver must not hold the timer (nor the other watches): a watch's round sends for at most
 # ROUND_TIME (plus one POST's timeout), and a tick takes up no new watch after TICK_TIME.
-ROUND_TIME = timedelta(seconds=60)
-TICK_TIME = timedelta(minutes=3)
+ROUND_TIME = timedelta(seconds=30)
+TICK_TIME = timedelta(seconds=30)
 _LEASE = timedelta(minutes=5)  # > ROUND_TIME + a POST's timeout: a live round never loses its claim
 _PER_ROUND = 100
+# What a delivery round decides about a watch; the rest of the row is left as the poller found it.
+_DELIVERY_STATE = (
+    "status",
+    "delivered",
+    "failures",
+    "failing_since",
+    "retry_at",
+    "last_error",
+    "claimed_until",
+    "disabled_at",
+)
 _CONCURRENCY = 16
 _NOT_FOUND = "watchNotFound"
 # A signed-in user (who may watch only herself) has at most this many; apps and function keys, whose
@@ -170,11 +181,12 @@ class WatchService:
         return [to_api(r, None) for r in records], last
 
     async def enable(self, caller: str, record: WatchRecord, etag: str) -> Watch:
-        """A disabled watch back on, its failures forgotten. A disabled watch is not read, so its members
-        keep the presence seen when it was disabled: the first tick tells one change for each user whose
-        presence differs from that. Enabling an active watch changes nothing."""
+        """A disabled watch back on, its failures forgotten. Disabling put each member's baseline back to
+        what the receiver was last told (WatchStore.drop_pending), so the first tick tells one change for
+        each user whose presence differs from that. Enabling an active watch changes nothing."""
         if record.status == "active":
             return await self.show(record)
+        check_callback_url(record.callback_url, allow_loopback_http=self._allow_loopback_http)
         enabled = replace(
             record, status="active", disabled_at=None, failures=0, failing_since=None, retry_at=None
         )
@@ -278,14 +290,29 @@ class WatchPoller:
     async def tick(self) -> PollReport:
         """Refresh due group memberships, read every watched user once, put each change in the outbox of
         every watch that wants it, then deliver what is due. Safe to overlap and to crash anywhere."""
-        watches = [w for w, _ in await self._store.all(status="active")]
-        watches = await self._refresh_groups(watches)
-        members = await _gather([self._store.members(w.id) for w in watches])
-        by_watch = dict(zip([w.id for w in watches], members, strict=True))
-        user_ids = sorted({m.user_id for found in members for m in found})
-        changes = await self._detect(watches, by_watch, user_ids) if user_ids else 0
-        delivered, failed = await self.deliver()
+        try:
+            watches = [w for w, _ in await self._store.all(status="active")]
+            watches = await self._refresh_groups(watches)
+            by_watch = await self._members(watches)
+            watches = [w for w in watches if w.id in by_watch]
+            user_ids = sorted({m.user_id for found in by_watch.values() for m in found})
+            changes = await self._detect(watches, by_watch, user_ids) if user_ids else 0
+        finally:  # what earlier ticks queued goes out even when this one could not look
+            delivered, failed = await self.deliver()
         return PollReport(len(watches), len(user_ids), changes, delivered, failed)
+
+    async def _members(self, watches: list[WatchRecord]) -> dict[str, list[Member]]:
+        """Each watch's members; a watch whose members cannot be read is left out of this tick."""
+
+        async def one(watch: WatchRecord) -> list[Member] | None:
+            try:
+                return await self._store.members(watch.id)
+            except ServiceError as error:
+                log.warning("poll_watches: a watch's members not read (%s)", error.code)
+                return None
+
+        found = await _gather([one(w) for w in watches])
+        return {w.id: m for w, m in zip(watches, found, strict=True) if m is not None}
 
     # --- detecting -------------------------------------------------------------------------------------
 
@@ -329,18 +356,31 @@ class WatchPoller:
         # Each change and its baseline in one transaction (WatchStore.record). The flag before makes sure
         # a watch with something in its outbox is looked at; the flag after makes a deliverer that read
         # the outbox before these rows were in it fail its ETag and keep the flag.
-        flagged = sorted({watch_id for watch_id, _ in told})
-        await _gather([self._store.flag_pending(w) for w in flagged])
-        await _gather([self._store.record(w, items, read_at) for w, items in moved.items()])
-        await _gather([self._store.flag_pending(w) for w in flagged])
+        flagged = {watch_id for watch_id, _ in told}
+        await _gather([self._record_changes(w, items, w in flagged, read_at) for w, items in moved.items()])
         await self._store.set_last_read(read_at)
         return len(told)
+
+    async def _record_changes(
+        self, watch_id: str, items: list[tuple[Member, Seen, Delivery | None]], flag: bool, read_at: datetime
+    ) -> None:
+        """One watch's part of a tick, on its own: storage failing here costs only this watch this tick."""
+        try:
+            if flag:
+                await self._store.flag_pending(watch_id)
+            try:
+                await self._store.record(watch_id, items, read_at)
+            finally:
+                if flag:
+                    await self._store.flag_pending(watch_id)
+        except ServiceError as error:
+            log.warning("poll_watches: a watch's changes not recorded (%s); next tick", error.code)
 
     def _delivery(self, change: _Change, cause: Cause, read_at: datetime) -> Delivery:
         previous, member = change.member.seen, change.member
         assert previous is not None
         assert member.seen_at is not None
-        key = delivery_key(member.user_id, change.current, member.seen_at)
+        key = delivery_key(member.user_id, previous, change.current, member.seen_at)
         body = notification(
             watch_id=change.watch.id,
             delivery_id=delivery_id(change.watch.id, key),
@@ -461,8 +501,10 @@ class WatchPoller:
                     break
                 await self._store.settle(delivery, "sent", self._clock.now())
                 sent, answer = sent + 1, None
-            outcome = await self._outcome(claim, sent, answer, more=more, now=self._clock.now())
-            await self._record(outcome, etag, claim)
+            now = self._clock.now()
+            outcome = self._outcome(claim, sent, answer, more=more, now=now)
+            if await self._record(outcome, etag, claim) and outcome.status == "disabled":
+                await self._disabled(outcome, now)
             return sent, answer is None
         except ServiceError as error:
             log.warning("poll_watches: a watch's delivery round stopped (%s)", error.code)
@@ -471,22 +513,30 @@ class WatchPoller:
             log.exception("poll_watches: a watch's delivery round failed unexpectedly")
             return 0, False
 
-    async def _record(self, outcome: WatchRecord, etag: str, claim: WatchRecord) -> None:
-        """Save the round's outcome over the claim. If a poller flagged new changes meanwhile (the ETag
-        moved), keep the flag; if the watch is no longer ours (deleted, or the lease ran out and another
-        worker took it), leave it to them."""
+    async def _record(self, outcome: WatchRecord, etag: str, claim: WatchRecord) -> bool:
+        """Save the round's outcome over the claim; whether it was saved. If a poller flagged new changes
+        meanwhile (the ETag moved), keep the flag and whatever else changed (a group's members); if the
+        watch is no longer ours (deleted, or the lease ran out and another worker took it), leave it."""
         try:
             await self._store.replace(outcome, etag)
-            return
+            return True
         except Conflict:
             pass
         current, fresh = await self._store.get(outcome.id)
         if current is None or fresh is None or current.claimed_until != claim.claimed_until:
-            return
-        with contextlib.suppress(Conflict):  # the lease runs out; the next tick sees the outbox again
-            await self._store.replace(replace(outcome, has_pending=outcome.status == "active"), fresh)
+            return False
+        merged = replace(
+            current,
+            **{name: getattr(outcome, name) for name in _DELIVERY_STATE},
+            has_pending=outcome.status == "active",
+        )
+        try:
+            await self._store.replace(merged, fresh)
+        except Conflict:
+            return False  # the lease runs out; the next tick sees the outbox again
+        return True
 
-    async def _outcome(
+    def _outcome(
         self, watch: WatchRecord, sent: int, answer: Answer | None, *, more: bool, now: datetime
     ) -> WatchRecord:
         delivered = replace(watch, claimed_until=None, delivered=watch.delivered + sent)
@@ -501,7 +551,6 @@ class WatchPoller:
             "callbackFailed" if answer.outcome == "failed" else "callbackGone", answer.detail, now
         )
         if answer.outcome == "gone" or gives_up(failing_since, now, self._disable_after):
-            await self._disable(watch, now)
             return replace(
                 delivered,
                 status="disabled",
@@ -519,12 +568,13 @@ class WatchPoller:
             delivered, failures=failures, failing_since=failing_since, retry_at=now + wait, last_error=error
         )
 
-    async def _disable(self, watch: WatchRecord, now: datetime) -> None:
-        """The receiver is gone or has failed too long: its undelivered changes are dropped, and the
-        watch stays, disabled, for its owner to see (GET /api/watches/{id}) until RETENTION_DAYS."""
+    async def _disabled(self, watch: WatchRecord, now: datetime) -> None:
+        """The receiver is gone or has failed too long, and the watch is saved as disabled (so nothing
+        sends any more): its undelivered changes are dropped (the daily sweep finishes the job if this is
+        cut short), and the watch stays for its owner to see (GET /api/watches/{id}) until
+        RETENTION_DAYS."""
         log.warning("poll_watches: a watch was disabled (its callback failed)")
-        for delivery in await self._store.pending(watch.id):
-            await self._store.settle(delivery, "dropped", now)
+        await self._store.drop_pending(watch.id, now)
         await self._audit.append(
             now, POLL_CALLER, _subject(watch), "", "watch.disable", "callbackFailed", watch_id=watch.id
         )

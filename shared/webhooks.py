@@ -7,6 +7,7 @@ import logging
 import socket
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import ResolveResult
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 # A receiver gets this long to answer; Power Automate's trigger endpoint answers at once (202).
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 USER_AGENT = "presence-automation-watch/1"
+_REFUSED = "Refused: the host is, or resolves only to, private or local addresses."
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,21 @@ class PublicOnlyResolver(ThreadedResolver):
         return kept
 
     def _allowed(self, address: str) -> bool:
-        return is_public_address(address) or (
-            self._allow_loopback and ipaddress.ip_address(address).is_loopback
-        )
+        return may_connect(address, self._allow_loopback)
+
+
+def may_connect(address: str, allow_loopback: bool) -> bool:
+    """Whether the service may open a connection to this IP address."""
+    return is_public_address(address) or (allow_loopback and ipaddress.ip_address(address).is_loopback)
+
+
+def _address_literal(url: str) -> str | None:
+    """The URL's host if it is an IP address (aiohttp connects to those without asking the resolver)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 class WebhookSender:
@@ -84,16 +98,20 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(body, secret.encode()),
             DELIVERY_HEADER: delivery_id,
         }
+        literal = _address_literal(url)
+        if literal is not None and not may_connect(literal, self._allow_loopback):
+            return Answer("failed", _REFUSED)
         try:
             async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as reply:
                 status, retry_after = reply.status, reply.headers.get("Retry-After", "")
         except (TimeoutError, aiohttp.ClientError) as exc:
             if isinstance(exc.__cause__, PrivateAddress) or isinstance(exc, PrivateAddress):
-                return Answer("failed", "Refused: the host resolves only to private or local addresses.")
+                return Answer("failed", _REFUSED)
             return Answer("failed", f"Not reached: {type(exc).__name__}.")
         if 200 <= status < 300:
             return Answer("delivered", str(status))
         if status == 410:
             return Answer("gone", "The receiver answered 410 Gone.")
-        wait = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None
+        # Seconds (an HTTP date is not taken); at most a day, whatever the receiver says.
+        wait = min(float(retry_after), 86_400.0) if retry_after.isascii() and retry_after.isdigit() else None
         return Answer("failed", f"The receiver answered {status}.", wait if status in (429, 503) else None)

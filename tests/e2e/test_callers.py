@@ -460,6 +460,12 @@ async def test_a_watch_is_seen_and_stopped_only_by_its_maker_or_a_reader_of_ever
         reply = await entra_api.call(method, path, key=None, headers=bob, json={"status": "active"})
         assert reply.status == 404, (method, reply.body)
     assert (await entra_api.get(path, key=None, headers=reader)).status == 200
+    for method in ("PATCH", "DELETE"):  # seeing everyone's is not stopping them: that takes ReadWrite
+        reply = await entra_api.call(method, path, key=None, headers=reader, json={"status": "active"})
+        assert reply.status == 404, (method, reply.body)
+    assert (
+        await entra_api.call("PATCH", path, key=None, headers=ADMIN, json={"status": "active"})
+    ).status == 200
     listed = await entra_api.get("/api/watches?top=200", key=None, headers=me)
     assert {w["createdBy"] for w in listed.body["value"]} == {f"user:{ALICE_ID}"}
     everyone = await entra_api.get("/api/watches?top=200", key=None, headers=reader)

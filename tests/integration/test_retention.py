@@ -149,3 +149,15 @@ async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(se
     assert await store.pending(recent.id) == []  # dropped: a disabled watch sends nothing
     assert await store.members(old.id) == []
     assert await store.pending(deleted.id) == []
+
+
+async def test_the_sweep_leaves_a_watch_being_made_alone(services: Services):
+    """Its members are written before its own row: for a while they look like a deleted watch's."""
+    store = services.watches.store
+    await store.set_members("e" * 32, {ALICE_ID: "alice"}, [])
+    now = datetime.now(UTC)
+    assert await store.sweep(now - timedelta(days=30), now) == 0
+    assert [m.user_id for m in await store.members("e" * 32)] == [ALICE_ID]
+    later = now + timedelta(hours=2)  # never finished: its rows go
+    assert await store.sweep(later - timedelta(days=30), later) == 1
+    assert await store.members("e" * 32) == []

@@ -369,17 +369,20 @@ async def test_a_round_that_delivers_before_failing_restarts_the_failure_count(a
     assert (record.failures, record.failing_since, record.retry_at) == (1, now, now + timedelta(minutes=1))
 
 
-async def test_a_receiver_s_retry_after_is_honoured(at_t0, graph, receiver):
+@pytest.mark.parametrize(
+    ("retry_after", "wait"), [("600", timedelta(minutes=10)), ("9" * 30, timedelta(hours=1))]
+)
+async def test_a_receiver_s_retry_after_is_honoured_up_to_an_hour(at_t0, graph, receiver, retry_after, wait):
     services = at_t0
     created = await watch(services, receiver)
     await services.watcher.tick()
     receiver.answer(429)
-    receiver.retry_after = "600"
+    receiver.retry_after = retry_after
     await travel(services, graph, minutes=1)
     await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
     await services.watcher.tick()
     record, _ = await services.watches.get(created.id)
-    assert record.retry_at == services.clock.now() + timedelta(minutes=10)
+    assert (record.retry_at, record.failures) == (services.clock.now() + wait, 1)
 
 
 async def test_a_watch_deleted_during_its_round_gets_no_further_post(at_t0, graph, receiver):
@@ -397,6 +400,13 @@ async def test_a_watch_deleted_during_its_round_gets_no_further_post(at_t0, grap
     receiver.on_post = delete_it
     await services.watcher.tick()
     assert len(receiver.received) == 1
+
+
+async def test_a_callback_address_that_is_private_is_never_connected_to(receiver):
+    async with WebhookSender(allow_loopback=False) as sender:
+        refused = await sender.post(receiver.url, b"{}", "secret", "d1")  # http://127.0.0.1:port
+    assert "private or local" in refused.detail
+    assert receiver.received == []
 
 
 async def test_a_callback_name_that_resolves_to_a_private_address_is_never_connected_to(receiver):
@@ -433,7 +443,9 @@ async def test_a_caller_with_a_limit_cannot_make_more_watches(at_t0, receiver):
     await services.watches.create("user:bob", body, services.watches.targets(body), limit=2)  # his own count
 
 
-async def test_a_disabled_watch_turned_back_on_tells_each_user_changed_meanwhile_once(at_t0, graph, receiver):
+async def test_a_disabled_watch_turned_back_on_tells_what_its_receiver_missed_once_per_user(
+    at_t0, graph, receiver
+):
     services = at_t0
     created = await watch(services, receiver)
     await services.watcher.tick()
@@ -456,5 +468,6 @@ async def test_a_disabled_watch_turned_back_on_tells_each_user_changed_meanwhile
     told = sorted(
         (n["userId"], n["previous"]["availability"], n["current"]["availability"]) for n in receiver.delivered
     )
-    assert told == [(ALICE_ID, "Busy", "Away"), (BOB_ID, "Offline", "Busy")]  # since it was turned off
+    # From what the receiver was last told (Alice's dropped Offline -> Busy never reached it)
+    assert told == [(ALICE_ID, "Offline", "Away"), (BOB_ID, "Offline", "Busy")]
     assert all(r.signed_with(created.secret or "") for r in receiver.received)  # the same secret

@@ -3,6 +3,7 @@ may go, and their signature."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from shared.watch_rules import (
     delivery_key,
     retry_delay,
     sign,
+    told_before,
     verify,
 )
 
@@ -91,6 +93,11 @@ def test_plain_http_only_to_loopback_and_only_locally(url, local):
         "https://[fe80::1]/hook",
         "https://[::ffff:10.0.0.1]/hook",
         "https://[fd00::1]/hook",
+        "https://[::127.0.0.1]/hook",  # IPv4-compatible
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "https://[2002:a9fe:a9fe::]/hook",  # 6to4 of the same
+        "https://[fec0::1]/hook",  # site-local
+        "https://[ff02::1]/hook",  # multicast
         "https://127.1/hook",
         "https://0x7f000001/hook",
         "https://2130706433/hook",
@@ -148,11 +155,35 @@ def test_a_change_is_the_service_s_when_it_wrote_presence_between_the_two_reads(
     assert cause_of(writes, T1, T2, RENEWER) == expected
 
 
-def test_a_change_s_id_is_the_same_whoever_saw_it():
-    assert delivery_key("u", BUSY, T1) == "u.0001"
+def test_a_change_s_id_is_the_same_whoever_saw_it_and_never_another_s():
+    assert delivery_key("u", AVAILABLE, BUSY, T1) == "u.0002.0001"
+    assert delivery_key("u", AVAILABLE, BUSY, T1) == delivery_key("u", AVAILABLE, BUSY, T1)
+    # Graph showing an older version again (0001 after 0002 after 0001) is a change of its own
+    assert delivery_key("u", BUSY, AVAILABLE, T1) != delivery_key("u", AVAILABLE, BUSY, T1)
     unnumbered = Seen("Busy", "InACall", None)
-    assert delivery_key("u", unnumbered, T1) == delivery_key("u", unnumbered, T1)
-    assert delivery_key("u", unnumbered, T1) != delivery_key("u", unnumbered, T2)
+    assert delivery_key("u", unnumbered, AVAILABLE, T1) != delivery_key("u", unnumbered, AVAILABLE, T2)
+
+
+def test_a_watch_goes_back_to_what_its_receiver_was_last_told():
+    def body(user: str, previous: str, current: str) -> bytes:
+        return json.dumps(
+            {
+                "userId": user,
+                "previous": {"availability": previous, "activity": previous},
+                "current": {"availability": current, "activity": current},
+            }
+        ).encode()
+
+    undelivered = [
+        body("a", "Available", "Busy"),
+        body("b", "Away", "Busy"),
+        body("a", "Busy", "Away"),
+        b"{}",
+    ]
+    assert told_before(undelivered) == {
+        "a": Seen("Available", "Available", None),
+        "b": Seen("Away", "Away", None),
+    }
 
 
 def test_retries_double_from_a_minute_up_to_an_hour():
