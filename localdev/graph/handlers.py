@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from localdev.graph import paging, rules
 from localdev.graph.auth import Caller, Permission
@@ -59,6 +59,7 @@ class Context:
 
 
 Handler = Callable[[Context], GraphResponse]
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,7 @@ def _member_select(raw: str | None, users_only: bool) -> list[str] | None:
 
 
 def _group(ctx: Context) -> Group:
-    group_id = ctx.params["group"]
-    if not rules.is_guid(group_id):
-        raise invalid_object_id(group_id)
-    group = ctx.emulator.tenant.group(group_id)
-    if group is None:
-        raise directory_object_not_found(group_id)
-    return group
+    return _directory_object(ctx.params["group"], ctx.emulator.tenant.group)
 
 
 def _count_requested(ctx: Context, raw: str | None) -> bool:
@@ -324,13 +319,18 @@ def grant_app_role(ctx: Context) -> GraphResponse:
 
 
 def _service_principal(ctx: Context) -> ServicePrincipal:
-    sp_id = ctx.params["sp"]
-    if not rules.is_guid(sp_id):
-        raise invalid_object_id(sp_id)
-    sp = ctx.emulator.tenant.service_principal(sp_id)
-    if sp is None:
-        raise directory_object_not_found(sp_id)
-    return sp
+    return _directory_object(ctx.params["sp"], ctx.emulator.tenant.service_principal)
+
+
+def _directory_object(object_id: str, find: Callable[[str], D | None]) -> D:
+    """A directory object addressed by id, as Graph answers: 400 for an id that is not a GUID, 404 for
+    one the tenant does not have."""
+    if not rules.is_guid(object_id):
+        raise invalid_object_id(object_id)
+    found = find(object_id)
+    if found is None:
+        raise directory_object_not_found(object_id)
+    return found
 
 
 def _assignments(
