@@ -4,7 +4,6 @@ presence routes and by the `renew_sessions` timer alike."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -14,6 +13,7 @@ from datetime import datetime
 from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.errors import ServiceError
+from shared.gathering import gather_bounded
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, Conflict, DueEntry, HoldStore
 from shared.holds import (
@@ -212,13 +212,7 @@ class HoldService:
         is claimed only when its turn comes). Returns how many were acted on."""
         now = self._clock.now()
         entries = [e for e in await self.store.timeline.due(now, limit) if e.kind == "hold"]
-        turns = asyncio.Semaphore(self._concurrency)
-
-        async def in_turn(entry: DueEntry) -> bool:
-            async with turns:
-                return await self._renew(entry, now)
-
-        return sum(await asyncio.gather(*(in_turn(entry) for entry in entries)))
+        return sum(await gather_bounded([self._renew(entry, now) for entry in entries], self._concurrency))
 
     async def _renew(self, entry: DueEntry, now: datetime) -> bool:
         try:

@@ -5,7 +5,6 @@ deletes in transactions of up to 100 rows per partition."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,11 +12,10 @@ from typing import Any
 from shared.hold_store import AuditLog
 from shared.keys import encode_key
 from shared.scheduling import IDEMPOTENCY_TTL
-from shared.tables import TableStore, guarded
+from shared.tables import TableStore, guarded, submit_batches
 from shared.watch_store import OUTBOX, WatchStore
 
 SETTLED_TTL = timedelta(days=1)
-_BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
 
 
 async def purge_history(store: TableStore, now: datetime, retention_days: int) -> dict[str, int]:
@@ -71,12 +69,4 @@ async def _rows(
 
 async def _delete(store: TableStore, suffix: str, keys: Iterable[tuple[str, str]]) -> None:
     table = await store.table(suffix)
-    by_partition: dict[str, list[str]] = defaultdict(list)
-    for partition, row in keys:
-        by_partition[partition].append(row)
-    for partition, rows in by_partition.items():
-        for start in range(0, len(rows), _BATCH):
-            operations = [
-                ("delete", {"PartitionKey": partition, "RowKey": r}) for r in rows[start : start + _BATCH]
-            ]
-            await guarded(lambda ops=operations: table.submit_transaction(ops))  # type: ignore[misc]
+    await submit_batches(table, [("delete", {"PartitionKey": pk, "RowKey": rk}) for pk, rk in keys])

@@ -7,13 +7,13 @@ the step claimed, or its work already owned by the occurrence, so nothing is app
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
 
 from shared.clock import Clock
 from shared.errors import ServiceError
+from shared.gathering import gather_bounded
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
 from shared.holding import HoldService
@@ -84,13 +84,7 @@ class ScheduleEngine:
         steps were taken."""
         now = self._clock.now()
         entries = [e for e in await self._timeline.due(now, limit) if e.kind == "schedule"]
-        turns = asyncio.Semaphore(self._concurrency)
-
-        async def in_turn(entry: DueEntry) -> int:
-            async with turns:
-                return await self._catch_up(entry, now)
-
-        return sum(await asyncio.gather(*(in_turn(e) for e in entries)))
+        return sum(await gather_bounded([self._catch_up(e, now) for e in entries], self._concurrency))
 
     async def settle_now(self, schedule_id: str) -> None:
         """Take a schedule's due steps right away (a cancelled one that was running is reverted before

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from shared.directory import UserDirectory
 from shared.errors import ServiceError, invalid_field
 from shared.hold_store import AuditLog, Conflict, Timeline
 from shared.http import validation_problem
+from shared.keys import is_record_id, new_record_id
 from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
 from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
@@ -27,7 +27,6 @@ from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRe
 from shared.users import parse_user
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-_SCHEDULE_ID = re.compile(r"[0-9a-f]{32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
@@ -96,7 +95,7 @@ class ScheduleService:
             )
         series = check_schedule(fields, now)
         user_id = await self._directory.resolve(parse_user(fields.user))
-        schedule_id = uuid.uuid4().hex
+        schedule_id = new_record_id()
         if key is not None:
             # Keys are the caller's own: another caller's key never finds (nor blocks) this one's.
             schedule_id = await self._idempotent_id(f"{caller}\n{key}", body_hash(fields), schedule_id, now)
@@ -152,7 +151,7 @@ class ScheduleService:
             raise invalid_field(
                 "invalidRequest", "status", "scheduled, active, completed, cancelled or failed."
             )
-        if after is not None and not _SCHEDULE_ID.fullmatch(after):
+        if after is not None and not is_record_id(after):
             raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
         user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
@@ -232,7 +231,7 @@ class ScheduleService:
         return applied
 
     async def _load(self, schedule_id: str) -> tuple[ScheduleRecord, str]:
-        if not _SCHEDULE_ID.fullmatch(schedule_id):
+        if not is_record_id(schedule_id):
             raise schedule_not_found(schedule_id)  # never reaches a table key
         record, etag = await self.store.get(schedule_id)
         if record is None or etag is None:

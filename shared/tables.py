@@ -99,6 +99,31 @@ async def replace_entity(table: TableClient, entity: dict[str, Any], etag: str) 
     return str(result["etag"])
 
 
+TRANSACTION_LIMIT = 100  # Table storage: at most 100 operations per transaction, all in one partition
+
+
+async def submit_batches(
+    table: TableClient, operations: Iterable[tuple[str, dict[str, Any]]], concurrency: int = 16
+) -> None:
+    """Operations (`("upsert" | "delete" | ..., entity)`) in transactions of up to 100 per partition,
+    at most `concurrency` at a time: one round trip per 100 rows of a partition."""
+    by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for operation in operations:
+        by_partition.setdefault(operation[1]["PartitionKey"], []).append(operation)
+    chunks = [
+        ops[i : i + TRANSACTION_LIMIT]
+        for ops in by_partition.values()
+        for i in range(0, len(ops), TRANSACTION_LIMIT)
+    ]
+    turns = asyncio.Semaphore(concurrency)
+
+    async def submit(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+        async with turns:
+            await guarded(lambda: table.submit_transaction(chunk))  # type: ignore[arg-type]
+
+    await asyncio.gather(*(submit(chunk) for chunk in chunks))
+
+
 async def guarded(call: Callable[[], Awaitable[T]]) -> T:
     """Run a storage call; an outage or refusal is the service's 503, never a 500."""
     try:
@@ -135,7 +160,6 @@ async def first_rows(
 # big tenant) stops there and point-reads the rest.
 _WANTED_PER_PAGE = 50
 _PAGE_ROWS = 1000  # Table storage's largest page; also how many wanted UPNs one range query covers
-_TRANSACTION_LIMIT = 100  # Table storage: at most 100 operations per transaction, all in one partition
 
 
 def _range_read_pays(wanted: int) -> bool:
@@ -231,22 +255,13 @@ class UserCache:
         """Cache these UPN -> object id mappings: upserts in transactions of up to 100 per partition (Table
         storage's limit), sent side by side."""
         table = await self._store.table(self.SUFFIX)
-        by_partition: dict[str, list[dict[str, Any]]] = {}
+        upserts = []
         for upn, user_id in user_ids.items():
             pk, rk = self._keys(upn)
-            entity = {"PartitionKey": pk, "RowKey": rk, "UserId": user_id, "ExpiresAt": now + ttl}
-            by_partition.setdefault(pk, []).append(entity)
-        transactions = [
-            entities[i : i + _TRANSACTION_LIMIT]
-            for entities in by_partition.values()
-            for i in range(0, len(entities), _TRANSACTION_LIMIT)
-        ]
-
-        async def submit(entities: list[dict[str, Any]]) -> None:
-            async with self._limit:
-                await guarded(lambda: table.submit_transaction([("upsert", e) for e in entities]))
-
-        await asyncio.gather(*(submit(entities) for entities in transactions))
+            upserts.append(
+                ("upsert", {"PartitionKey": pk, "RowKey": rk, "UserId": user_id, "ExpiresAt": now + ttl})
+            )
+        await submit_batches(table, upserts)
 
     async def put(self, upn: str, user_id: str, now: datetime, ttl: timedelta) -> None:
         await self.put_many({upn: user_id}, now, ttl)

@@ -156,9 +156,13 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 
 
-def retry_delay(failures: int) -> timedelta:
-    """How long to wait after the `failures`-th failure in a row (1-based)."""
-    return min(FIRST_RETRY * 2 ** min(max(failures - 1, 0), 10), LONGEST_RETRY)
+def retry_delay(failures: int, asked: float | None = None) -> timedelta:
+    """How long to wait after the `failures`-th failure in a row (1-based): doubling from a minute, or
+    longer if the receiver `asked` (its Retry-After, in seconds), never more than an hour."""
+    backoff = min(FIRST_RETRY * 2 ** min(max(failures - 1, 0), 10), LONGEST_RETRY)
+    if asked is None:
+        return backoff
+    return max(backoff, timedelta(seconds=min(asked, LONGEST_RETRY.total_seconds())))
 
 
 def gives_up(failing_since: datetime, now: datetime, disable_after: timedelta) -> bool:

@@ -23,20 +23,27 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.holds import Failure
 from shared.keys import decode_key, encode_key
-from shared.tables import Conflict, TableStore, first_rows, guarded, replace_entity
+from shared.tables import (
+    TRANSACTION_LIMIT,
+    Conflict,
+    TableStore,
+    first_rows,
+    guarded,
+    replace_entity,
+    submit_batches,
+)
 from shared.watch_rules import Filter, Seen, told_before
 
 WATCH_ROW = "watch"
 ORPHAN_AGE = timedelta(hours=1)
 OUTBOX = "~"  # the outbox's RowKeys start with it: after every object id (hex and dashes)
 _POLL_KEYS = ("poll", "state")  # a partition no watch id can have (ids are hex)
-_BATCH = 100  # Table storage: at most 100 operations per transaction, all in one partition
 _CONCURRENCY = 16
 
 Status = Literal["active", "disabled"]
@@ -254,7 +261,7 @@ class WatchStore:
         removed = [
             ("delete", {"PartitionKey": watch_id, "RowKey": encode_key(i)}) for i in kept - set(wanted)
         ]
-        await self._submit(table, [*added, *removed])
+        await submit_batches(table, [*added, *removed])
 
     async def record(
         self, watch_id: str, seen: list[tuple[Member, Seen, Delivery | None]], at: datetime
@@ -290,39 +297,10 @@ class WatchStore:
                 for item in items:
                     await attempt(operations(*item))
 
-        step = _BATCH // 2
+        step = TRANSACTION_LIMIT // 2
         await asyncio.gather(*(chunk(seen[i : i + step]) for i in range(0, len(seen), step)))
 
-    async def record_seen(self, member: Member, seen: Seen, seen_at: datetime) -> bool:
-        """Move the member's baseline on, only if nobody did since it was read; False if somebody did."""
-        table = await self._store.table(self.STATE)
-        entity = _seen_entity(member, seen, seen_at)
-        try:
-            async with self._limit:
-                await guarded(
-                    lambda: table.update_entity(
-                        entity,
-                        mode=UpdateMode.MERGE,
-                        etag=member.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
-
     # --- the outbox ------------------------------------------------------------------------------------
-
-    async def add_delivery(self, delivery: Delivery) -> bool:
-        """Put a change in the outbox; False when it is already there (another poller, or before a crash)."""
-        table = await self._store.table(self.STATE)
-        entity = _delivery_entity(delivery)
-        try:
-            async with self._limit:
-                await guarded(lambda: table.create_entity(entity))
-        except ResourceExistsError:
-            return False
-        return True
 
     async def pending(self, watch_id: str) -> list[Delivery]:
         """The watch's undelivered changes, oldest first."""
@@ -378,19 +356,9 @@ class WatchStore:
         return await guarded(read)
 
     async def _delete_rows(self, table: TableClient, partition: str, row_keys: list[str]) -> None:
-        await self._submit(
+        await submit_batches(
             table, [("delete", {"PartitionKey": partition, "RowKey": key}) for key in row_keys]
         )
-
-    async def _submit(self, table: TableClient, operations: list[tuple[str, dict[str, Any]]]) -> None:
-        """Operations of one partition, in transactions of 100 sent side by side."""
-
-        async def one(chunk: list[tuple[str, dict[str, Any]]]) -> None:
-            async with self._limit:
-                await guarded(lambda: table.submit_transaction(chunk))  # type: ignore[arg-type]
-
-        chunks = [operations[i : i + _BATCH] for i in range(0, len(operations), _BATCH)]
-        await asyncio.gather(*(one(chunk) for chunk in chunks))
 
 
 def _delivery_entity(delivery: Delivery) -> dict[str, Any]:

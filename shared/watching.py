@@ -8,12 +8,10 @@ shared by every watch, within the presence budget the gateway's pacer keeps."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,13 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.errors import FieldError, ServiceError, invalid_field
+from shared.gathering import gather_bounded
 from shared.graph import GraphPresence, PresenceGateway
 from shared.hold_store import AuditLog, Conflict
 from shared.holds import Failure
+from shared.keys import is_record_id, new_record_id
 from shared.models import MAX_WATCH_USERS, LastError, Watch, WatchFilter, WatchInput
 from shared.users import UserRef, is_user_id, parse_user
 from shared.watch_rules import (
-    LONGEST_RETRY,
     Cause,
     Filter,
     Seen,
@@ -50,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POLL_CALLER = "timer:poll_watches"
-_WATCH_ID_LENGTH = 32  # uuid4 hex
 # One slow receiver must not hold the timer (nor the other watches): a watch's round sends for at most
 # ROUND_TIME (plus one POST's timeout), and a tick takes up no new watch after TICK_TIME.
 ROUND_TIME = timedelta(seconds=30)
@@ -123,7 +121,7 @@ class WatchService:
             members = await self._resolve(targets)
         kept = body.filter or WatchFilter()
         record = WatchRecord(
-            id=uuid.uuid4().hex,
+            id=new_record_id(),
             group=targets if isinstance(targets, str) else None,
             callback_url=body.callback_url,
             filter=Filter(frozenset(kept.availability or ()), frozenset(kept.activity or ())),
@@ -158,7 +156,7 @@ class WatchService:
         return members
 
     async def get(self, watch_id: str) -> tuple[WatchRecord, str]:
-        if not _is_watch_id(watch_id):
+        if not is_record_id(watch_id):
             raise ServiceError(404, _NOT_FOUND, "No such watch.")  # never a table key from bad input
         record, etag = await self.store.get(watch_id)
         if record is None or etag is None:
@@ -175,7 +173,7 @@ class WatchService:
     async def page(
         self, created_by: str | None, top: int, after: str | None
     ) -> tuple[list[Watch], str | None]:
-        if after is not None and not _is_watch_id(after):
+        if after is not None and not is_record_id(after):
             raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
         records, last = await self.store.page(created_by=created_by, top=top, after=after)
         return [to_api(r, None) for r in records], last
@@ -238,10 +236,6 @@ def shown_url(url: str) -> str:
     Automate trigger URL's `sig=` lets anyone who has it run the flow)."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(query="…" if parts.query else "", fragment=""))
-
-
-def _is_watch_id(value: str) -> bool:
-    return len(value) == _WATCH_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
 def _subject(record: WatchRecord) -> str:
@@ -340,31 +334,28 @@ class WatchPoller:
         # The window of the service's own writes ends when the read did (a write that landed during it
         # shows in it) and starts where the previous read started.
         causes = await self._causes([c.member for c in changes], since, self._clock.now())
-        told = {
-            (c.watch.id, c.member.user_id): self._delivery(c, causes[c.member.user_id], read_at)
-            for c in changes
-            if c.watch.filter.admits(c.current)
-            and (c.watch.include_own_changes or causes[c.member.user_id].by != "service")
-        }
         moved: dict[str, list[tuple[Member, Seen, Delivery | None]]] = {}
         for c in changes:
-            moved.setdefault(c.watch.id, []).append(
-                (c.member, c.current, told.get((c.watch.id, c.member.user_id)))
+            cause = causes[c.member.user_id]
+            wanted = c.watch.filter.admits(c.current) and (
+                c.watch.include_own_changes or cause.by != "service"
             )
+            told = self._delivery(c, cause, read_at) if wanted else None
+            moved.setdefault(c.watch.id, []).append((c.member, c.current, told))
         for member, seen in baselines:
             moved.setdefault(member.watch_id, []).append((member, seen, None))
-        # Each change and its baseline in one transaction (WatchStore.record). The flag before makes sure
-        # a watch with something in its outbox is looked at; the flag after makes a deliverer that read
-        # the outbox before these rows were in it fail its ETag and keep the flag.
-        flagged = {watch_id for watch_id, _ in told}
-        await _gather([self._record_changes(w, items, w in flagged, read_at) for w, items in moved.items()])
+        await _gather([self._record_changes(w, items, read_at) for w, items in moved.items()])
         await self._store.set_last_read(read_at)
-        return len(told)
+        return sum(1 for items in moved.values() for *_, told in items if told is not None)
 
     async def _record_changes(
-        self, watch_id: str, items: list[tuple[Member, Seen, Delivery | None]], flag: bool, read_at: datetime
+        self, watch_id: str, items: list[tuple[Member, Seen, Delivery | None]], read_at: datetime
     ) -> None:
-        """One watch's part of a tick, on its own: storage failing here costs only this watch this tick."""
+        """One watch's part of a tick, on its own (storage failing here costs only this watch this tick):
+        each change and its baseline in one transaction (WatchStore.record). When something goes to the
+        outbox, the flag before makes sure the watch is looked at; the flag after makes a deliverer that
+        read the outbox before these rows were in it fail its ETag, and so keep the flag."""
+        flag = any(told is not None for *_, told in items)
         try:
             if flag:
                 await self._store.flag_pending(watch_id)
@@ -561,9 +552,7 @@ class WatchPoller:
                 last_error=error,
                 failures=failures,
             )
-        wait = retry_delay(failures)
-        if answer.retry_after is not None:  # the receiver said how long: at least that, at most an hour
-            wait = min(max(wait, timedelta(seconds=answer.retry_after)), LONGEST_RETRY)
+        wait = retry_delay(failures, answer.retry_after)
         return replace(
             delivered, failures=failures, failing_since=failing_since, retry_at=now + wait, last_error=error
         )
@@ -585,11 +574,4 @@ def delivery_id(watch_id: str, key: str) -> str:
 
 
 async def _gather(calls: Sequence[Awaitable[T]]) -> list[T]:
-    """Side by side, at most _CONCURRENCY at a time."""
-    limit = asyncio.Semaphore(_CONCURRENCY)
-
-    async def one(call: Awaitable[T]) -> T:
-        async with limit:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
+    return await gather_bounded(calls, _CONCURRENCY)

@@ -29,7 +29,7 @@ class Answer:
 
     outcome: Literal["delivered", "gone", "failed"]
     detail: str  # the status or the network error, for the watch's lastError (never the body)
-    retry_after: float | None = None  # seconds, when a 429/503 said how long to wait
+    retry_after: float | None = None  # seconds a 429/503 asked for (watch_rules.retry_delay caps it)
 
 
 class PrivateAddress(OSError):
@@ -112,6 +112,5 @@ class WebhookSender:
             return Answer("delivered", str(status))
         if status == 410:
             return Answer("gone", "The receiver answered 410 Gone.")
-        # Seconds (an HTTP date is not taken); at most a day, whatever the receiver says.
-        wait = min(float(retry_after), 86_400.0) if retry_after.isascii() and retry_after.isdigit() else None
+        wait = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None  # seconds
         return Answer("failed", f"The receiver answered {status}.", wait if status in (429, 503) else None)

@@ -12,7 +12,8 @@ from shared.models import WatchInput
 from shared.retention import purge_history
 from shared.schedule_store import IdempotentCreate, ScheduleRecord
 from shared.service import Services
-from shared.watch_store import Delivery
+from shared.watch_rules import Seen
+from shared.watch_store import Delivery, WatchStore
 
 NOW = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
 
@@ -41,6 +42,14 @@ async def rows(services: Services, azurite, suffix: str) -> list[dict]:
     name = services.tables.name(suffix)
     async with TableClient.from_connection_string(azurite.connection_string, name) as table:
         return [dict(r) async for r in table.list_entities()]
+
+
+async def queue(store: WatchStore, watch_id: str, key: str, at: datetime) -> Delivery:
+    """A change of the watch's one member, put in its outbox as a tick does."""
+    [member] = await store.members(watch_id)
+    delivery = Delivery(watch_id, key, b"{}", at)
+    await store.record(watch_id, [(member, Seen("Busy", "Busy", key), delivery)], at)
+    return delivery
 
 
 async def test_purge_drops_only_what_is_past_retention(services: Services, azurite):
@@ -75,8 +84,7 @@ async def test_purge_drops_only_what_is_past_retention(services: Services, azuri
         ("sent-new", "sent"),
         ("pending", None),
     ]:
-        delivery = Delivery(watch.id, key, b"{}", NOW - timedelta(days=3))
-        await outbox.add_delivery(delivery)
+        delivery = await queue(outbox, watch.id, key, NOW - timedelta(days=3))
         if settled is not None:
             at = NOW - (timedelta(hours=1) if key.endswith("new") else timedelta(days=2))
             await outbox.settle(delivery, settled, at)  # type: ignore[arg-type]
@@ -137,10 +145,9 @@ async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(se
         assert record is not None
         assert etag is not None
         await store.replace(replace(record, status="disabled", disabled_at=disabled_at), etag)
-    late = Delivery(recent.id, "late", b"{}", NOW)  # added by a tick racing the disabling
-    await store.add_delivery(late)
+    await queue(store, recent.id, "late", NOW)  # by a tick racing the disabling
     await store.delete(deleted.id)
-    await store.add_delivery(Delivery(deleted.id, "late", b"{}", NOW))  # a tick racing the DELETE
+    await store.set_members(deleted.id, {ALICE_ID: "alice"}, [])  # a group refresh racing the DELETE
 
     purged = await purge_history(services.tables, NOW, retention_days=30)
 
@@ -148,7 +155,7 @@ async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(se
     assert [w.id for w, _ in await store.all()] == [recent.id]
     assert await store.pending(recent.id) == []  # dropped: a disabled watch sends nothing
     assert await store.members(old.id) == []
-    assert await store.pending(deleted.id) == []
+    assert await store.members(deleted.id) == []
 
 
 async def test_the_sweep_leaves_a_watch_being_made_alone(services: Services):

@@ -281,7 +281,7 @@ async def test_a_change_and_its_baseline_are_recorded_together_or_not_at_all(at_
     store = services.watches.store
     members = {m.user_id: m for m in await store.members(created.id)}
     busy, away = Seen("Busy", "InACall", "1"), Seen("Away", "Away", "2")
-    assert await store.record_seen(members[BOB_ID], away, T0)  # another poller moved Bob on
+    await store.record(created.id, [(members[BOB_ID], away, None)], T0)  # another poller moved Bob on
     items = [(m, busy, Delivery(created.id, f"{m.user_id}.1", b"{}", T0)) for m in members.values()]
     await store.record(created.id, items, T0)
     seen = {m.user_id: m.seen for m in await store.members(created.id)}

@@ -186,6 +186,12 @@ def test_a_watch_goes_back_to_what_its_receiver_was_last_told():
     }
 
 
+def test_a_receiver_may_ask_for_longer_but_never_past_an_hour():
+    assert retry_delay(1, asked=600) == timedelta(minutes=10)
+    assert retry_delay(5, asked=1) == timedelta(minutes=16)  # never shorter than the back-off
+    assert retry_delay(1, asked=float("9" * 30)) == timedelta(hours=1)
+
+
 def test_retries_double_from_a_minute_up_to_an_hour():
     assert [retry_delay(n) for n in (1, 2, 3, 7, 8, 50)] == [
         timedelta(minutes=1),
