@@ -10,6 +10,8 @@
     member's new baseline are written in one transaction (the same partition), under the ETag the
     member was read with: a crash leaves both or neither, and two pollers cannot both record a change.
     Sent rows stay a day, so a change can never be queued again under the same id.
+  Every row carries `WrittenAt`, the service's own clock at its last write: the orphan sweep ages rows
+  by it, never by the storage server's `Timestamp` (another clock, and not the one tests can move).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class WatchStore:
     async def create(self, record: WatchRecord, members: Mapping[str, str]) -> None:
         """Members first: a crash in between leaves member rows no watch points at (never polled, and
         swept with the watch id), never a watch without its members."""
-        await self.set_members(record.id, members, keep=[])
+        await self.set_members(record.id, members, keep=[], at=record.created_at)
         table = await self._store.table(self.WATCHES)
         try:
             await guarded(lambda: table.create_entity(_watch_entity(record)))
@@ -173,8 +175,8 @@ class WatchStore:
         """purge_history's part: watches disabled before `disabled_before` go (they were kept for their
         owners to see), a disabled watch's undelivered changes are dropped (see `drop_pending`), and the
         rows of watches that no longer exist (a tick racing a DELETE can add some) are deleted, once they
-        are an hour old (a watch being created writes its members before its own row). Returns the
-        watches swept."""
+        an hour old by the service's clock (a watch being created writes its members before its own row).
+        Returns the watches swept."""
         watches = {w.id: w for w, _ in await self.all()}
         gone = [
             w.id for w in watches.values() if w.disabled_at is not None and w.disabled_at < disabled_before
@@ -188,8 +190,9 @@ class WatchStore:
 
         async def newest_rows() -> dict[str, datetime]:
             newest: dict[str, datetime] = {}
-            async for row in table.list_entities(select=["PartitionKey", "Timestamp"]):
-                written = row.metadata["timestamp"]
+            async for row in table.list_entities(select=["PartitionKey", "WrittenAt", "Timestamp"]):
+                # Rows from before WrittenAt existed fall back to the storage server's own timestamp.
+                written = row.get("WrittenAt") or row.metadata["timestamp"]
                 newest[row["PartitionKey"]] = max(written, newest.get(row["PartitionKey"], written))
             return newest
 
@@ -218,6 +221,7 @@ class WatchStore:
                 "Availability": seen.availability,
                 "Activity": seen.activity,
                 "Sequence": "",
+                "WrittenAt": now,
             }
             with contextlib.suppress(ResourceNotFoundError):  # no longer a member
                 await guarded(lambda e=entity: table.update_entity(e, mode=UpdateMode.MERGE))  # type: ignore[misc]
@@ -248,13 +252,15 @@ class WatchStore:
         async with self._limit:
             return await guarded(read)
 
-    async def set_members(self, watch_id: str, wanted: Mapping[str, str], keep: Iterable[Member]) -> None:
+    async def set_members(
+        self, watch_id: str, wanted: Mapping[str, str], keep: Iterable[Member], at: datetime
+    ) -> None:
         """Make the watch's members `wanted` (object id -> name): new ones added without a baseline,
         those no longer wanted removed, those kept keep what was seen of them."""
         table = await self._store.table(self.STATE)
         kept = {m.user_id for m in keep}
         added = [
-            ("upsert", {"PartitionKey": watch_id, "RowKey": encode_key(i), "User": name})
+            ("upsert", {"PartitionKey": watch_id, "RowKey": encode_key(i), "User": name, "WrittenAt": at})
             for i, name in wanted.items()
             if i not in kept
         ]
@@ -279,7 +285,7 @@ class WatchStore:
                 "match_condition": MatchConditions.IfNotModified,
             }
             moved = [("update", _seen_entity(member, current, at), conditional)]
-            return moved + ([("create", _delivery_entity(delivery))] if delivery is not None else [])
+            return moved + ([("create", _delivery_entity(delivery, at))] if delivery is not None else [])
 
         async def attempt(ops: list[Any]) -> bool:
             async def submit() -> bool:
@@ -323,6 +329,7 @@ class WatchStore:
             "RowKey": OUTBOX + encode_key(delivery.key),
             "Status": status,
             "SettledAt": at,
+            "WrittenAt": at,
         }
         with contextlib.suppress(ResourceNotFoundError):  # the watch was deleted meanwhile
             await guarded(lambda: table.update_entity(entity, mode=UpdateMode.MERGE))
@@ -361,13 +368,14 @@ class WatchStore:
         )
 
 
-def _delivery_entity(delivery: Delivery) -> dict[str, Any]:
+def _delivery_entity(delivery: Delivery, written_at: datetime) -> dict[str, Any]:
     return {
         "PartitionKey": delivery.watch_id,
         "RowKey": OUTBOX + encode_key(delivery.key),
         "Body": delivery.body.decode(),
         "ChangedAt": delivery.changed_at,
         "Status": delivery.status,
+        "WrittenAt": written_at,
     }
 
 
@@ -379,6 +387,7 @@ def _seen_entity(member: Member, seen: Seen, seen_at: datetime) -> dict[str, Any
         "Activity": seen.activity,
         "Sequence": seen.sequence_number or "",
         "SeenAt": seen_at,
+        "WrittenAt": seen_at,
     }
 
 

@@ -429,7 +429,7 @@ class WatchPoller:
             current, etag = await self._store.get(watch.id)
             if current is None or etag is None or current.status != "active":
                 return watch  # deleted or disabled meanwhile: its members are not to be brought back
-            await self._store.set_members(watch.id, wanted, await self._store.members(watch.id))
+            await self._store.set_members(watch.id, wanted, await self._store.members(watch.id), now)
             updated = replace(current, members_refreshed_at=now, member_count=len(wanted))
             with contextlib.suppress(Conflict):  # somebody refreshed or delivered meanwhile: members are set
                 await self._store.replace(updated, etag)

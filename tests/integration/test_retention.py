@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from azure.data.tables.aio import TableClient
 
 from localdev.graph.demo import ALICE_ID
+from shared.clock import Clock
 from shared.models import WatchInput
 from shared.retention import purge_history
 from shared.schedule_store import IdempotentCreate, ScheduleRecord
@@ -16,6 +18,13 @@ from shared.watch_rules import Seen
 from shared.watch_store import Delivery, WatchStore
 
 NOW = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def stopped_clock(clock: Clock) -> None:
+    """The service's clock stands at NOW: every time the product writes (created, seen, written) and every
+    time the tests pass in are on one clock, whatever the machine's date."""
+    clock.set_now(NOW, frozen=True)
 
 
 def record(schedule_id: str, status: str, updated: datetime) -> ScheduleRecord:
@@ -147,9 +156,9 @@ async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(se
         await store.replace(replace(record, status="disabled", disabled_at=disabled_at), etag)
     await queue(store, recent.id, "late", NOW)  # by a tick racing the disabling
     await store.delete(deleted.id)
-    await store.set_members(deleted.id, {ALICE_ID: "alice"}, [])  # a group refresh racing the DELETE
+    await store.set_members(deleted.id, {ALICE_ID: "alice"}, [], NOW)  # a group refresh racing the DELETE
 
-    purged = await purge_history(services.tables, NOW, retention_days=30)
+    purged = await purge_history(services.tables, NOW + timedelta(hours=2), retention_days=30)
 
     assert purged["Watches"] == 2  # the old disabled one, and what was left of the deleted one
     assert [w.id for w, _ in await store.all()] == [recent.id]
@@ -161,10 +170,10 @@ async def test_purge_sweeps_old_disabled_watches_and_the_rows_of_deleted_ones(se
 async def test_the_sweep_leaves_a_watch_being_made_alone(services: Services):
     """Its members are written before its own row: for a while they look like a deleted watch's."""
     store = services.watches.store
-    await store.set_members("e" * 32, {ALICE_ID: "alice"}, [])
-    now = datetime.now(UTC)
-    assert await store.sweep(now - timedelta(days=30), now) == 0
+    await store.set_members("e" * 32, {ALICE_ID: "alice"}, [], NOW)
+    soon = NOW + timedelta(minutes=59)
+    assert await store.sweep(soon - timedelta(days=30), soon) == 0
     assert [m.user_id for m in await store.members("e" * 32)] == [ALICE_ID]
-    later = now + timedelta(hours=2)  # never finished: its rows go
+    later = NOW + timedelta(hours=2)  # never finished: its rows go
     assert await store.sweep(later - timedelta(days=30), later) == 1
     assert await store.members("e" * 32) == []
