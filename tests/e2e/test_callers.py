@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -120,10 +121,13 @@ def on_schedule(method: str, body: Any | None, ok: int, access: str) -> list[Rou
 
 
 def schedule_body(user: str) -> dict[str, Any]:
+    """A one-off a month ahead of the host's clock, which is the real one here (a fixed date would pass
+    until that day and fail after it)."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=30)
     return {
         "user": user,
-        "start": "2030-01-07T09:00:00Z",
-        "end": "2030-01-07T10:00:00Z",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
         "statusMessage": "Workshop",
     }
 
