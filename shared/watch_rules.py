@@ -194,36 +194,64 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
             "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
         )
     if _internal_address(host) and not (allow_loopback_http and is_loopback_url(url)):
-        # The service must not be made to POST into its own network (metadata endpoints, private hosts).
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "It must not be a private or local address.")
+        # The service must not be made to POST into its own network (metadata endpoints, the wireserver,
+        # private hosts).
+        raise invalid_field(
+            "invalidCallbackUrl",
+            "callbackUrl",
+            "It must be a public address: not a private, local, reserved or Azure platform address.",
+        )
     return url
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the last 32 bits are IPv4
 
+# Never a callback, though Python's ipaddress may call them global: Azure's platform address (the
+# "wireserver": the VM agent, DHCP, DNS, health probes; reachable from every Azure host), and
+# special-purpose blocks IANA registered after the ipaddress tables of some runtimes (3.11) were made.
+# (Azure's instance metadata service, 169.254.169.254, is link-local already.)
+NOT_PUBLIC = (
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure's platform address
+    ipaddress.ip_network("3fff::/20"),  # documentation (RFC 9637)
+    ipaddress.ip_network("5f00::/16"),  # SRv6 SIDs (RFC 9602)
+)
+
 
 def is_public_address(address: str) -> bool:
-    """An IP address on the public internet: not private, loopback, link-local, site-local, reserved or
-    multicast, and no IPv6 form that carries such an IPv4 address inside (mapped, compatible, NAT64,
-    6to4, Teredo), since those reach it too."""
+    """The one rule for where the service may connect: an IP address that is globally reachable in IANA's
+    special-purpose registries (not private, shared, loopback, link-local, site-local, documentation,
+    benchmarking, reserved, unspecified or multicast), not Azure's platform address, and no IPv6 form that
+    carries an IPv4 address inside (mapped, compatible, NAT64, 6to4, Teredo) unless both are public.
+    Callers: the check at POST time (check_callback_url) and at each connection (shared/webhooks.py)."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public_address(str(ip.ipv4_mapped))  # ::ffff:a.b.c.d is a.b.c.d itself
+        if ip in _NAT64:
+            return is_public_address(str(ipaddress.IPv4Address(ip.packed[12:])))  # a translator's way there
         inner = _embedded_ipv4(ip)
-        if inner is not None:
-            return is_public_address(str(inner))
-        if ip.is_site_local:
+        if inner is not None and not is_public_address(str(inner)):
             return False
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+    special = (
+        ip.is_private
+        or ip.is_reserved
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    )
+    return (
+        ip.is_global and not special and not any(ip in net for net in NOT_PUBLIC if net.version == ip.version)
+    )
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]  # the client's address
-    if ip in _NAT64 or ip.packed[:12] == bytes(12):  # NAT64, or IPv4-compatible (::a.b.c.d)
+    if ip.packed[:12] == bytes(12):  # IPv4-compatible (::a.b.c.d; deprecated, and in ::/8, reserved)
         return ipaddress.IPv4Address(ip.packed[12:])
     return None
 

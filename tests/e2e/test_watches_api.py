@@ -181,6 +181,27 @@ async def test_a_bad_watch_is_a_400_naming_the_field_with_no_graph_call_and_no_r
     assert await rows("Watches") == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://168.63.129.16/machine?comp=goalstate",  # Azure's platform address (the wireserver)
+        "https://[::ffff:168.63.129.16]/",  # the same, IPv4-mapped
+        "https://[64:ff9b::a83f:8110]/",  # the same, through NAT64
+    ],
+)
+async def test_a_callback_to_azure_s_platform_address_is_a_clear_400(api, graph, url):
+    await graph.clear_journal()
+    reply = await api.post("/api/watches", json={"users": [ALICE_ID], "callbackUrl": url})
+    assert reply.status == 400, reply.body
+    assert reply.content_type == "application/problem+json"
+    assert reply.body["code"] == "invalidCallbackUrl"
+    [error] = reply.body["errors"]
+    assert error["field"] == "callbackUrl"
+    assert "Azure platform address" in error["message"]
+    assert await graph.journal() == []
+    assert (await api.get("/api/watches")).body["value"] == []
+
+
 async def test_an_unknown_user_or_watch_is_a_404(api, graph, rows, receiver):
     reply = await api.post(
         "/api/watches", json={"users": [ALICE_ID, "nobody@contoso.test"], "callbackUrl": receiver.url}

@@ -6,6 +6,7 @@ up on, overlapping and crashed ticks. Every assertion is on what the receiver go
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -407,6 +408,42 @@ async def test_a_callback_address_that_is_private_is_never_connected_to(receiver
         refused = await sender.post(receiver.url, b"{}", "secret", "d1")  # http://127.0.0.1:port
     assert "private or local" in refused.detail
     assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://168.63.129.16/machine?comp=goalstate",
+        "https://[::ffff:a83f:8110]/",
+        "https://[64:ff9b::a83f:8110]/",
+    ],
+)
+async def test_a_stored_callback_to_azure_s_platform_address_is_never_connected_to(url):
+    """A watch made before the platform address was refused at POST time is refused at each delivery."""
+    async with WebhookSender(allow_loopback=True) as sender:
+        refused = await sender.post(url, b"{}", "secret", "d1")
+    assert (refused.outcome, refused.detail) == (
+        "failed",
+        "Refused: the host is, or resolves only to, private or local addresses.",
+    )
+
+
+async def test_a_callback_name_that_resolves_to_azure_s_platform_address_is_never_connected_to(monkeypatch):
+    """DNS may point a public name at the wireserver after the watch was made: refused at connection."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "wireserver.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("168.63.129.16", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    async with WebhookSender(allow_loopback=True) as sender:
+        refused = await sender.post("https://wireserver.example.com/hook", b"{}", "secret", "d1")
+    assert (refused.outcome, refused.detail) == (
+        "failed",
+        "Refused: the host is, or resolves only to, private or local addresses.",
+    )
 
 
 async def test_a_callback_name_that_resolves_to_a_private_address_is_never_connected_to(receiver):
