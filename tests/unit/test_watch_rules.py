@@ -3,10 +3,14 @@ may go, and their signature."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.errors import ServiceError
 from shared.watch_rules import (
@@ -19,10 +23,12 @@ from shared.watch_rules import (
     check_callback_url,
     delivery_key,
     is_public_address,
+    legacy_signature,
+    new_secret,
     retry_delay,
-    sign,
+    signed_headers,
+    signing_key,
     told_before,
-    verify,
 )
 from shared.webhooks import may_connect
 
@@ -217,14 +223,73 @@ def test_the_platform_address_is_refused_with_a_clear_reason():
     assert "Azure platform address" in refused.value.errors[0].message
 
 
-def test_a_signature_verifies_only_the_same_body_with_the_same_secret():
-    body, secret = b'{"user": "alice@contoso.test"}', b"s3cret"
-    header = sign(body, secret)
-    assert header.startswith("sha256=")
-    assert verify(body, secret, header)
-    assert not verify(body + b" ", secret, header)
-    assert not verify(body, b"other", header)
-    assert not verify(body, secret, None)
+BODY = '{"user":"alice@contoso.test","current":{"availability":"Busy"},"note":"café"}'.encode()
+DELIVERY = "0f2e4c6a8b1d3f5e7a9c0b2d4e6f8a1c.a11ce000-0000-4000-8000-000000000001.0001.0002"
+
+
+def test_a_new_secret_is_a_whsec_key_of_32_random_bytes():
+    secret = new_secret()
+    assert secret.startswith("whsec_")
+    assert len(signing_key(secret)) == 32
+    assert new_secret() != secret
+
+
+def test_the_official_library_verifies_a_notification_signed_now():
+    secret = new_secret()
+    headers = signed_headers(BODY, secret, DELIVERY, datetime.now(UTC))
+    assert Webhook(secret).verify(BODY, headers) == json.loads(BODY)
+    assert headers["webhook-id"] == DELIVERY
+    assert headers["webhook-signature"].startswith("v1,")
+
+
+@pytest.mark.parametrize(("minutes", "why"), [(-6, "too old"), (6, "too new")])
+def test_the_official_library_refuses_a_notification_signed_too_long_ago_or_ahead(minutes, why):
+    """A captured notification replayed later carries its old timestamp, which the signature covers."""
+    secret = new_secret()
+    headers = signed_headers(BODY, secret, DELIVERY, datetime.now(UTC) + timedelta(minutes=minutes))
+    with pytest.raises(WebhookVerificationError, match=why):
+        Webhook(secret).verify(BODY, headers)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, b: (
+            {**h, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()))},
+            b,
+        ),  # a fresh stamp
+        lambda h, b: ({**h, "webhook-id": h["webhook-id"] + "x"}, b),  # another id, to pass a dedupe
+        lambda h, b: (h, b + b" "),
+        lambda h, b: ({**h, "webhook-signature": "v1," + "A" * 44}, b),
+    ],
+)
+def test_the_signature_covers_the_id_the_timestamp_and_the_body(tamper):
+    secret = new_secret()
+    sent = signed_headers(BODY, secret, DELIVERY, datetime.now(UTC) - timedelta(seconds=90))
+    headers, body = tamper(sent, BODY)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(secret).verify(body, headers)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(new_secret()).verify(BODY, sent)  # and another watch's secret never verifies
+
+
+def test_a_watch_from_before_0_7_keeps_its_secret_as_the_key_and_verifies_with_the_library():
+    """Secrets made before 0.7 have no prefix: their UTF-8 bytes are the key, given to the library raw or
+    written as whsec_ + their base64; the deprecated header is computed as before."""
+    old = "q8Xw2l0bLr3W6tJv9QpYz1HcKmN4sDfEgAiUoP7yRe0"  # secrets.token_urlsafe(32), as 0.6 made them
+    headers = signed_headers(BODY, old, DELIVERY, datetime.now(UTC))
+    assert Webhook(old.encode()).verify(BODY, headers)
+    assert Webhook("whsec_" + base64.b64encode(old.encode()).decode()).verify(BODY, headers)
+    expected = "sha256=" + hmac.new(old.encode(), BODY, hashlib.sha256).hexdigest()
+    assert headers["X-Presence-Signature"] == legacy_signature(BODY, old) == expected
+    assert headers["X-Presence-Delivery"] == DELIVERY
+
+
+def test_the_deprecated_header_still_signs_the_body_with_the_secret_as_written():
+    secret = new_secret()
+    headers = signed_headers(BODY, secret, DELIVERY, datetime.now(UTC))
+    expected = "sha256=" + hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
+    assert headers["X-Presence-Signature"] == expected
 
 
 T1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
