@@ -220,7 +220,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: t
 # "wireserver": the VM agent, DHCP, DNS, health probes; reachable from every Azure host), and
 # special-purpose blocks IANA registered after the ipaddress tables of some runtimes (3.11) were made.
 # (Azure's instance metadata service, 169.254.169.254, is link-local already.)
-NOT_PUBLIC = (
+_NOT_PUBLIC = (
     ipaddress.ip_network("168.63.129.16/32"),  # Azure's platform address
     ipaddress.ip_network("3fff::/20"),  # documentation (RFC 9637)
     ipaddress.ip_network("5f00::/16"),  # SRv6 SIDs (RFC 9602)
@@ -230,8 +230,9 @@ NOT_PUBLIC = (
 def is_public_address(address: str) -> bool:
     """The one rule for where the service may connect: an IP address that is globally reachable in IANA's
     special-purpose registries (not private, shared, loopback, link-local, site-local, documentation,
-    benchmarking, reserved, unspecified or multicast), not Azure's platform address, and no IPv6 form that
-    carries an IPv4 address inside (mapped, compatible, NAT64, 6to4, Teredo) unless both are public.
+    benchmarking, reserved, unspecified or multicast), not Azure's platform address. An IPv6 form that
+    carries an IPv4 address reaches it: mapped and NAT64 ones are as public as the IPv4 address, 6to4
+    only if both are, compatible (::/8) and Teredo (2001::/32) ones never.
     Callers: the check at POST time (check_callback_url) and at each connection (shared/webhooks.py)."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
@@ -252,7 +253,9 @@ def is_public_address(address: str) -> bool:
         or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
     )
     return (
-        ip.is_global and not special and not any(ip in net for net in NOT_PUBLIC if net.version == ip.version)
+        ip.is_global
+        and not special
+        and not any(ip in net for net in _NOT_PUBLIC if net.version == ip.version)
     )
 
 
