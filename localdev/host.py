@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import azure.functions as func
 from aiohttp import web
@@ -65,6 +65,15 @@ log = logging.getLogger("localdev.host")
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's own request limit
 PAST_DUE_TOLERANCE = timedelta(seconds=1)
 LONGEST_SLEEP_SECONDS = 60.0  # re-check the wall clock at least this often while waiting for a timer
+
+
+def _loggable(path: str) -> str:
+    """A request's (decoded) path as one line of the log: `%`, spaces and characters that are not
+    printable (a `%0A` a client sent, which would start a forged line; `%00`; bidi controls) are
+    percent-encoded again, so what the log shows is unambiguous and the same as what came."""
+    return "".join(
+        ch if ch.isprintable() and not ch.isspace() and ch != "%" else quote(ch, safe="") for ch in path
+    )
 
 
 class HostError(Exception):
@@ -494,15 +503,20 @@ class LocalHost:
                 log.info(
                     "404 %s %s: the route of %s matches, but only for %s (the real host answers 404 too)",
                     request.method,
-                    request.path,
+                    _loggable(request.path),
                     ", ".join(h.name for h in path_only),
                     ", ".join(sorted(m for h in path_only for m in (h.methods or ()))),
                 )
             else:
-                log.info("404 %s %s: no function route matches", request.method, request.path)
+                log.info("404 %s %s: no function route matches", request.method, _loggable(request.path))
             return web.Response(status=404)
         if http.auth_level != "anonymous" and not self.key_ok(request):
-            log.info("401 %s %s: function %s needs the function key", request.method, request.path, http.name)
+            log.info(
+                "401 %s %s: function %s needs the function key",
+                request.method,
+                _loggable(request.path),
+                http.name,
+            )
             return web.Response(status=401)
         body = await request.read()
         headers: dict[str, str] = {}
@@ -532,7 +546,7 @@ class LocalHost:
             "Executed 'Functions.%s' (Succeeded, %s %s -> %d, %.0f ms)",
             http.name,
             request.method,
-            request.path,
+            _loggable(request.path),
             response.status,
             (time.monotonic() - started) * 1000,
         )

@@ -479,7 +479,8 @@ class Watch(ApiModel):
         None,
         **summary(
             "Secret",
-            "Only in the answer to the create: the key of the X-Presence-Signature HMAC-SHA256.",
+            "Only in the answer to the create: the Standard Webhooks signing secret (whsec_...) that "
+            "verifies the webhook-signature of each notification.",
             advanced=True,
         ),
     )
@@ -507,7 +508,9 @@ class PresenceChange(ApiModel):
     """What a watch POSTs to its callback for each change (shared/watch_rules.notification writes it)."""
 
     watch_id: str = Field(**summary("Watch id"))
-    delivery_id: str = Field(**summary("Delivery id", "The same if this change is sent again."))
+    delivery_id: str = Field(
+        **summary("Delivery id", "The webhook-id header: the same if this change is sent again.")
+    )
     user: str = Field(**summary("User", "As the watch names the user (UPN or object id)."))
     user_id: str = Field(**summary("User id", "The user's Entra object id."))
     previous: PresencePairSeen = Field(**summary("Previous presence"))

@@ -279,7 +279,8 @@ CREATE_WATCH = Operation(
     "watches",
     "When a user's presence changes",
     "Watches users (or an Entra group's members) and POSTs each change of availability or activity to "
-    "callbackUrl, signed with the watch's secret, within a minute of it. In Power Automate this is a "
+    "callbackUrl within a minute of it, signed with the watch's secret as Standard Webhooks sign "
+    "(webhook-id, webhook-timestamp, webhook-signature). In Power Automate this is a "
     "trigger; elsewhere, DELETE the Location to stop. Changes the service made are left out unless "
     "includeOwnChanges.",
     "Watches",

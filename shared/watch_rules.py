@@ -5,11 +5,13 @@ poll timer (shared/watching.py) reads presence in bulk and calls these."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import json
 import re
+import secrets
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,8 +22,16 @@ from urllib.parse import urlsplit
 from shared.config import is_loopback_url
 from shared.errors import invalid_field
 
-SIGNATURE_HEADER = "X-Presence-Signature"  # "sha256=<hex HMAC-SHA256 of the body with the watch's secret>"
-DELIVERY_HEADER = "X-Presence-Delivery"  # the notification's id, the same on a resend: receivers dedupe by it
+# Notifications are signed as Standard Webhooks (https://www.standardwebhooks.com) sign them, so receivers
+# verify with its libraries: HMAC-SHA256 over "<id>.<timestamp>.<body>", the key in the watch's secret.
+ID_HEADER = "webhook-id"  # the notification's deliveryId, the same on a resend: receivers dedupe by it
+TIMESTAMP_HEADER = "webhook-timestamp"  # when this attempt was made (seconds since 1970): refuse old ones
+SIGNATURE_HEADER = "webhook-signature"  # "v1,<base64 of the HMAC>"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret): how the specification writes a key
+# Before 0.7: the body alone signed (replayable). Deprecated; sent alongside in 0.7 and 0.8, dropped in 0.9
+# (README, Changelog).
+LEGACY_SIGNATURE_HEADER = "X-Presence-Signature"  # "sha256=<hex HMAC-SHA256 of the body>"
+LEGACY_DELIVERY_HEADER = "X-Presence-Delivery"  # the deliveryId
 
 # The audit trail's operations that change what Graph shows as availability/activity (status messages
 # do not). A renewal (the timer setting the same session or preferred presence again) changes nothing.
@@ -194,36 +204,67 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
             "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
         )
     if _internal_address(host) and not (allow_loopback_http and is_loopback_url(url)):
-        # The service must not be made to POST into its own network (metadata endpoints, private hosts).
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "It must not be a private or local address.")
+        # The service must not be made to POST into its own network (metadata endpoints, the wireserver,
+        # private hosts).
+        raise invalid_field(
+            "invalidCallbackUrl",
+            "callbackUrl",
+            "It must be a public address: not a private, local, reserved or Azure platform address.",
+        )
     return url
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the last 32 bits are IPv4
 
+# Never a callback, though Python's ipaddress may call them global: Azure's platform address (the
+# "wireserver": the VM agent, DHCP, DNS, health probes; reachable from every Azure host), and
+# special-purpose blocks IANA registered after the ipaddress tables of some runtimes (3.11) were made.
+# (Azure's instance metadata service, 169.254.169.254, is link-local already.)
+_NOT_PUBLIC = (
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure's platform address
+    ipaddress.ip_network("3fff::/20"),  # documentation (RFC 9637)
+    ipaddress.ip_network("5f00::/16"),  # SRv6 SIDs (RFC 9602)
+)
+
 
 def is_public_address(address: str) -> bool:
-    """An IP address on the public internet: not private, loopback, link-local, site-local, reserved or
-    multicast, and no IPv6 form that carries such an IPv4 address inside (mapped, compatible, NAT64,
-    6to4, Teredo), since those reach it too."""
+    """The one rule for where the service may connect: an IP address that is globally reachable in IANA's
+    special-purpose registries (not private, shared, loopback, link-local, site-local, documentation,
+    benchmarking, reserved, unspecified or multicast), not Azure's platform address. An IPv6 form that
+    carries an IPv4 address reaches it: mapped and NAT64 ones are as public as the IPv4 address, 6to4
+    only if both are, compatible (::/8) and Teredo (2001::/32) ones never.
+    Callers: the check at POST time (check_callback_url) and at each connection (shared/webhooks.py)."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public_address(str(ip.ipv4_mapped))  # ::ffff:a.b.c.d is a.b.c.d itself
+        if ip in _NAT64:
+            return is_public_address(str(ipaddress.IPv4Address(ip.packed[12:])))  # a translator's way there
         inner = _embedded_ipv4(ip)
-        if inner is not None:
-            return is_public_address(str(inner))
-        if ip.is_site_local:
+        if inner is not None and not is_public_address(str(inner)):
             return False
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+    special = (
+        ip.is_private
+        or ip.is_reserved
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    )
+    return (
+        ip.is_global
+        and not special
+        and not any(ip in net for net in _NOT_PUBLIC if net.version == ip.version)
+    )
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]  # the client's address
-    if ip in _NAT64 or ip.packed[:12] == bytes(12):  # NAT64, or IPv4-compatible (::a.b.c.d)
+    if ip.packed[:12] == bytes(12):  # IPv4-compatible (::a.b.c.d; deprecated, and in ::/8, reserved)
         return ipaddress.IPv4Address(ip.packed[12:])
     return None
 
@@ -250,11 +291,37 @@ _LEGACY_IPV4 = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
 _HOST_NAME = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")  # an ASCII (punycode) name, or an IPv6 literal
 
 
-def sign(body: bytes, secret: bytes) -> str:
-    """The signature header's value for `body`: receivers recompute it with the watch's secret."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def new_secret() -> str:
+    """A new watch's secret: 32 random bytes, written as the specification writes secrets."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def verify(body: bytes, secret: bytes, header: str | None) -> bool:
-    """What a receiver does (and the tests): constant-time comparison with the expected signature."""
-    return header is not None and hmac.compare_digest(sign(body, secret), header)
+def signing_key(secret: str) -> bytes:
+    """The HMAC key a watch's secret stands for: the bytes after `whsec_`. A watch made before 0.7 has a
+    secret without the prefix: its UTF-8 bytes are the key (as they were), so its receiver verifies with
+    the libraries given those bytes as the raw key, or `whsec_` + their base64."""
+    if secret.startswith(SECRET_PREFIX):
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    return secret.encode()
+
+
+def signed_headers(body: bytes, secret: str, delivery_id: str, at: datetime) -> dict[str, str]:
+    """The headers that sign one attempt to send `body` at `at`: the Standard Webhooks three, and the
+    deprecated pair for receivers from before 0.7. The id (the service's own: a watch id, a user's object
+    id, Graph's sequence numbers and values) and the timestamp (digits) are not the caller's to choose,
+    so the dots between the signed parts cannot be moved."""
+    timestamp = str(int(at.timestamp()))
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(signing_key(secret), signed, hashlib.sha256).digest()).decode()
+    return {
+        ID_HEADER: delivery_id,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: f"v1,{signature}",
+        LEGACY_SIGNATURE_HEADER: legacy_signature(body, secret),
+        LEGACY_DELIVERY_HEADER: delivery_id,
+    }
+
+
+def legacy_signature(body: bytes, secret: str) -> str:
+    """X-Presence-Signature (deprecated): the body alone, keyed with the secret's UTF-8 bytes as written."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

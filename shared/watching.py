@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +37,7 @@ from shared.watch_rules import (
     check_callback_url,
     delivery_key,
     gives_up,
+    new_secret,
     notification,
     retry_delay,
 )
@@ -126,7 +126,7 @@ class WatchService:
             callback_url=body.callback_url,
             filter=Filter(frozenset(kept.availability or ()), frozenset(kept.activity or ())),
             include_own_changes=body.include_own_changes,
-            secret=secrets.token_urlsafe(32),
+            secret=new_secret(),
             status="active",
             created_at=now,
             created_by=caller,
@@ -486,7 +486,11 @@ class WatchPoller:
                 if current is None or current.claimed_until != claim.claimed_until:
                     return sent, True  # deleted, or taken over: whoever has it now carries on
                 answer = await sender.post(
-                    watch.callback_url, delivery.body, watch.secret, delivery_id(watch.id, delivery.key)
+                    watch.callback_url,
+                    delivery.body,
+                    watch.secret,
+                    delivery_id(watch.id, delivery.key),
+                    self._clock.now(),
                 )
                 if answer.outcome != "delivered":
                     break

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from shared.watch_rules import DELIVERY_HEADER, SIGNATURE_HEADER, is_public_address, sign
+from shared.watch_rules import is_public_address, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,13 @@ class WebhookSender:
             await self._session.close()
             self._session = None
 
-    async def post(self, url: str, body: bytes, secret: str, delivery_id: str) -> Answer:
+    async def post(self, url: str, body: bytes, secret: str, delivery_id: str, at: datetime) -> Answer:
+        """One attempt, signed as made `at` (the service's clock, now)."""
         assert self._session is not None, "use `async with WebhookSender()`"
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(body, secret.encode()),
-            DELIVERY_HEADER: delivery_id,
+            **signed_headers(body, secret, delivery_id, at),
         }
         literal = _address_literal(url)
         if literal is not None and not may_connect(literal, self._allow_loopback):

@@ -5,10 +5,12 @@ the emulator as Teams clients would (sessions) and through the API; the receiver
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, SUPPORT_GROUP_ID
@@ -73,6 +75,47 @@ async def test_a_flow_subscribes_hears_each_change_once_and_unsubscribes_by_loca
     await graph.add_session(ALICE_ID, "teams-desktop", "DoNotDisturb", "Presenting")
     await poll(api, clock, minutes=1)
     assert len(receiver.received) == 3
+
+
+async def test_a_receiver_verifies_each_notification_with_the_standard_webhooks_library_and_no_replay(
+    api, graph, receiver
+):
+    """The receiver checks each POST with the specification's Python library, against the real clock (so
+    the service's runs on it too here: no travel). A captured notification is no good later: with a fresh
+    timestamp its signature fails, with its own it is too old."""
+    created = await subscribe(api, receiver, users=[ALICE_UPN])
+    assert created.body["secret"].startswith("whsec_")
+    receiver.secret = created.body["secret"]
+    await api.run_timer("poll_watches")  # the baseline
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await api.run_timer("poll_watches")
+    [first] = receiver.received
+    assert (first.answered, first.refused) == (200, None)
+    assert first.delivery_id == first.json["deliveryId"]
+    assert first.headers["x-presence-delivery"] == first.delivery_id  # the deprecated pair, still sent
+    assert first.signed_with(created.body["secret"])
+
+    replayed = {name: first.headers[name] for name in ("content-type", "webhook-id", "webhook-signature")}
+    replayed["webhook-timestamp"] = str(int(time.time()) + 60)  # as if sent again a minute later
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(receiver.url, data=first.body, headers=replayed) as reply,
+    ):
+        assert reply.status == 401
+    assert receiver.received[-1].refused == "No matching signature found"
+
+    try:  # a replay with its own timestamp, 10 minutes on: the service signs 10 minutes behind the receiver
+        assert (await api.put("/admin/clock", json={"advanceSeconds": -600})).status == 200
+        await graph.remove_session(ALICE_ID, "teams-desktop")
+        await api.run_timer("poll_watches")
+    finally:
+        await api.put("/admin/clock", json={"reset": True})
+    late = receiver.received[-1]
+    assert (late.answered, late.refused) == (401, "Message timestamp too old")
+    assert late.signed_with(created.body["secret"])  # signed right, but as of 10 minutes ago
+    shown = await api.get(f"/api/watches/{created.body['id']}")
+    assert shown.body["lastError"]["message"] == "The receiver answered 401."
+    assert [n["current"]["availability"] for n in receiver.delivered] == ["Busy"]
 
 
 async def test_the_service_s_own_changes_are_marked_and_left_out_unless_asked_for(
@@ -179,6 +222,27 @@ async def test_a_bad_watch_is_a_400_naming_the_field_with_no_graph_call_and_no_r
     assert field in [e["field"] for e in reply.body["errors"]]
     assert await graph.journal() == []
     assert await rows("Watches") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://168.63.129.16/machine?comp=goalstate",  # Azure's platform address (the wireserver)
+        "https://[::ffff:168.63.129.16]/",  # the same, IPv4-mapped
+        "https://[64:ff9b::a83f:8110]/",  # the same, through NAT64
+    ],
+)
+async def test_a_callback_to_azure_s_platform_address_is_a_clear_400(api, graph, url):
+    await graph.clear_journal()
+    reply = await api.post("/api/watches", json={"users": [ALICE_ID], "callbackUrl": url})
+    assert reply.status == 400, reply.body
+    assert reply.content_type == "application/problem+json"
+    assert reply.body["code"] == "invalidCallbackUrl"
+    [error] = reply.body["errors"]
+    assert error["field"] == "callbackUrl"
+    assert "Azure platform address" in error["message"]
+    assert await graph.journal() == []
+    assert (await api.get("/api/watches")).body["value"] == []
 
 
 async def test_an_unknown_user_or_watch_is_a_404(api, graph, rows, receiver):

@@ -6,17 +6,21 @@ up on, overlapping and crashed ticks. Every assertion is on what the receiver go
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from standardwebhooks import Webhook
 
 from localdev.graph import EmulatorControl
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, SUPPORT_GROUP_ID
 from shared.errors import ServiceError
 from shared.models import SessionRequest, WatchInput
 from shared.service import Services
-from shared.watch_rules import Seen
+from shared.watch_rules import Seen, new_secret
 from shared.watch_store import Delivery, WatchStore
 from shared.webhooks import WebhookSender
 from tests.receiver import Receiver
@@ -61,8 +65,10 @@ async def test_a_teams_client_change_is_delivered_once_signed_with_the_watch_sec
 
     assert (report.changes, report.delivered) == (1, 1)
     [got] = receiver.received
+    assert (created.secret or "").startswith("whsec_")
     assert got.signed_with(created.secret or "")
-    assert not got.signed_with("another secret")
+    assert not got.signed_with(new_secret())
+    assert got.delivery_id == got.json["deliveryId"]
     assert got.json == {
         "watchId": created.id,
         "deliveryId": got.delivery_id,
@@ -134,6 +140,32 @@ async def test_a_filter_lets_through_only_the_presences_it_lists(at_t0, graph, r
     assert [n["current"]["availability"] for n in receiver.delivered] == ["Offline"]
 
 
+async def test_a_watch_made_before_0_7_keeps_its_secret_and_its_receiver_verifies_with_the_library(
+    at_t0, graph, receiver
+):
+    """Its secret has no whsec_ prefix: its UTF-8 bytes stay the key, for both signatures."""
+    services = at_t0
+    created = await watch(services, receiver)
+    old_secret = "q8Xw2l0bLr3W6tJv9QpYz1HcKmN4sDfEgAiUoP7yRe0"  # as 0.6 made them (token_urlsafe)
+    record, etag = await services.watches.store.get(created.id)
+    assert record is not None
+    assert etag is not None
+    await services.watches.store.replace(dataclasses.replace(record, secret=old_secret), etag)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InAMeeting")
+    await services.watcher.tick()
+
+    [got] = receiver.received
+    assert got.signed_with(old_secret)  # the library given the secret's bytes as the raw key
+    stamp = got.headers["webhook-timestamp"]
+    expected = Webhook("whsec_" + base64.b64encode(old_secret.encode()).decode()).sign(
+        got.delivery_id or "", got.sent_at, got.body.decode()
+    )
+    assert got.headers["webhook-signature"] == expected  # ... or its whsec_ form
+    assert stamp == str(int((T0 + timedelta(minutes=1)).timestamp()))
+
+
 async def test_a_failing_receiver_is_retried_with_back_off_and_gets_each_change_once(at_t0, graph, receiver):
     services = at_t0
     created = await watch(services, receiver)
@@ -160,6 +192,9 @@ async def test_a_failing_receiver_is_retried_with_back_off_and_gets_each_change_
     await services.watcher.tick()
     assert [r.answered for r in receiver.received] == [500, 503, 200, 200]
     assert len({r.delivery_id for r in receiver.received[:3]}) == 1  # the same notification each time
+    # ... but each attempt signed as of when it was made, by the service's clock
+    assert [r.sent_at for r in receiver.received[:3]] == [T0 + timedelta(minutes=m) for m in (1, 2, 4)]
+    assert all(r.signed_with(created.secret or "") for r in receiver.received)
     assert [n["userId"] for n in receiver.delivered] == [ALICE_ID, BOB_ID]  # in order
     record, _ = await services.watches.get(created.id)
     assert (record.failures, record.failing_since, record.retry_at, record.delivered) == (0, None, None, 2)
@@ -404,17 +439,57 @@ async def test_a_watch_deleted_during_its_round_gets_no_further_post(at_t0, grap
 
 async def test_a_callback_address_that_is_private_is_never_connected_to(receiver):
     async with WebhookSender(allow_loopback=False) as sender:
-        refused = await sender.post(receiver.url, b"{}", "secret", "d1")  # http://127.0.0.1:port
+        refused = await sender.post(
+            receiver.url, b"{}", "secret", "d1", datetime.now(UTC)
+        )  # http://127.0.0.1:port
     assert "private or local" in refused.detail
     assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://168.63.129.16/machine?comp=goalstate",
+        "https://[::ffff:a83f:8110]/",
+        "https://[64:ff9b::a83f:8110]/",
+    ],
+)
+async def test_a_stored_callback_to_azure_s_platform_address_is_never_connected_to(url):
+    """A watch made before the platform address was refused at POST time is refused at each delivery."""
+    async with WebhookSender(allow_loopback=True) as sender:
+        refused = await sender.post(url, b"{}", "secret", "d1", datetime.now(UTC))
+    assert (refused.outcome, refused.detail) == (
+        "failed",
+        "Refused: the host is, or resolves only to, private or local addresses.",
+    )
+
+
+async def test_a_callback_name_that_resolves_to_azure_s_platform_address_is_never_connected_to(monkeypatch):
+    """DNS may point a public name at the wireserver after the watch was made: refused at connection."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "wireserver.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("168.63.129.16", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    async with WebhookSender(allow_loopback=True) as sender:
+        refused = await sender.post(
+            "https://wireserver.example.com/hook", b"{}", "secret", "d1", datetime.now(UTC)
+        )
+    assert (refused.outcome, refused.detail) == (
+        "failed",
+        "Refused: the host is, or resolves only to, private or local addresses.",
+    )
 
 
 async def test_a_callback_name_that_resolves_to_a_private_address_is_never_connected_to(receiver):
     url = receiver.url.replace("127.0.0.1", "localhost")
     async with WebhookSender(allow_loopback=False) as sender:
-        refused = await sender.post(url, b"{}", "secret", "d1")
+        refused = await sender.post(url, b"{}", "secret", "d1", datetime.now(UTC))
     async with WebhookSender(allow_loopback=True) as sender:  # the local stack
-        allowed = await sender.post(url, b"{}", "secret", "d2")
+        allowed = await sender.post(url, b"{}", "secret", "d2", datetime.now(UTC))
     assert refused.outcome == "failed"
     assert "private or local" in refused.detail
     assert allowed.outcome == "delivered"

@@ -9,13 +9,14 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import azure.functions as func
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from localdev.host import HOST_KEY, HostError, RouteTemplate, create_host_app
+from localdev.host import HOST_KEY, HostError, RouteTemplate, _loggable, create_host_app
 from shared.clock import Clock
 
 KEY = "test-key-0123456789"
@@ -345,6 +346,41 @@ async def test_an_exception_is_500_with_empty_body_and_logged(caplog: pytest.Log
     assert failed
     assert failed[0].exc_info is not None
     assert "kaboom" in str(failed[0].exc_info[1])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/api/nowhere%0A2026-01-01%2000:00:00,000%20INFO%20localdev.host:%20Executed%20'Functions.x'",
+        "/api/users/al%0D%0Aice%00%E2%80%AE/presence",  # served: a value with CR LF, NUL, a bidi control
+        "/api/users/x%0Ay/presence?patch",  # a route that exists for other methods only
+        "/api/files/x%0Ay",  # without the key: the 401 line
+    ],
+)
+async def test_the_access_log_shows_a_path_on_one_line_with_control_characters_escaped(
+    caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="localdev.host")
+    async with serve() as client:
+        url = client.make_url("/").join(URL(raw, encoded=True))
+        headers = {} if "files" in raw else AUTH
+        await client.session.request("PATCH" if "patch" in raw else "GET", url, headers=headers)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "localdev.host"]
+    assert line.isprintable(), line
+    assert "%0A" in line
+    if "ice" in raw:
+        assert "al%0D%0Aice%00%E2%80%AE" in line
+        assert line.startswith("Executed 'Functions.get_presence'")
+    if "nowhere" in raw:
+        assert "/api/nowhere%0A2026-01-01%2000:00:00,000%20INFO" in line
+        assert line.startswith("404 GET")
+
+
+def test_what_the_access_log_escapes_reads_back_as_the_path() -> None:
+    path = "/api/users/Ann Lee/50%/a\nb\x00\u202e\u00e9\u4e2d"
+    shown = _loggable(path)
+    assert shown == "/api/users/Ann%20Lee/50%25/a%0Ab%00%E2%80%AE\u00e9\u4e2d"
+    assert unquote(shown) == path
 
 
 # ---------------------------------------------------------------------------------------------- keys
