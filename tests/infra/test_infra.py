@@ -40,6 +40,7 @@ NOT_SET = {
     "AZURE_CLIENT_ID",  # the identity is system-assigned: no client id to name
     "TABLES_CONNECTION_STRING",  # no keys: TABLES_ENDPOINT with the managed identity instead
     "WEBSITE_AUTH_ENABLED",  # App Service sets it when its Authentication is on
+    "SDK_LOG_LEVEL",  # WARNING by default; set in the portal only while debugging
 }
 
 # Settings the template sets for the Functions host and Application Insights, not for the code.
