@@ -101,6 +101,7 @@ class Stack:
         host_port: int | None = None,
         graph_port: int | None = None,
         startup_timeout: float = 30.0,
+        azurite: Azurite | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.users = users
@@ -115,7 +116,7 @@ class Stack:
         self.host_port = host_port or free_port()
         self.graph_port = graph_port or free_port()
         self.startup_timeout = startup_timeout
-        self.azurite = Azurite(self.data_dir / "azurite")
+        self.azurite = azurite or Azurite(self.data_dir / "azurite")
         self._graph: subprocess.Popen[bytes] | None = None
         self._host: subprocess.Popen[bytes] | None = None
 
@@ -197,13 +198,22 @@ class Stack:
 
     def start(self) -> Stack:
         """Azurite, then the emulator, then the host, each waited for; on failure the started ones stop."""
+        self.start_services()
+        try:
+            self.start_host()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_services(self) -> Stack:
+        """Azurite, then the emulator, without the host (`python -m localdev services`, for `func start`)."""
         try:
             try:
                 self.azurite.start()
             except AzuriteError as exc:
                 raise StackError(str(exc)) from exc
             self.start_graph()
-            self.start_host()
         except BaseException:
             self.stop()
             raise
