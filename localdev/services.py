@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from localdev.azurite import REPO_ROOT, Azurite
-from localdev.ports import free_port, log_tail, port_is_free
-from localdev.stack import Stack, StackError
+from localdev.ports import free_port, port_is_free
+from localdev.stack import Stack, run_until_stopped
 
 # What local.settings.example.json assumes: Azurite's default ports (UseDevelopmentStorage=true) and the
 # emulator on 8765.
@@ -104,33 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(
         app_dir=REPO_ROOT, users=args.users, data_dir=data_dir, graph_port=ports["graph"], azurite=azurite
     )
-    stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    code = 0
-    try:
-        print(f"starting Azurite and the Graph emulator (logs in {stack.logs_dir}) ...", flush=True)
-        try:
-            stack.start_services()
-        except StackError as exc:
-            print(f"local services: {exc}", file=sys.stderr, flush=True)
-            return 1
-        print(banner(stack, notes), flush=True)
-        while not stopping.wait(1.0):
-            dead = stack.dead_child()
-            if dead is not None:
-                log = stack.graph_log if "Graph" in dead else stack.azurite_log
-                print(
-                    f"local services: the {dead} exited; {log}:\n{log_tail(log)}", file=sys.stderr, flush=True
-                )
-                code = 1
-                break
-    finally:
-        print("stopping Azurite and the Graph emulator ...", flush=True)
-        stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return code
+    return run_until_stopped(
+        stack,
+        stack.start_services,
+        lambda: banner(stack, notes),
+        what="local services",
+        parts="Azurite and the Graph emulator",
+    )
