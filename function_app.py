@@ -4,8 +4,11 @@ import azure.functions as func
 
 from functions import audit_api, meta_api, presence_api, schedules_api, timers, watches_api
 from shared.config import settings
+from shared.sdk_logging import set_sdk_log_levels
 
-settings()  # a wrong or missing setting stops the app at start-up, with one log line naming it
+set_sdk_log_levels(
+    settings().sdk_log_level
+)  # a wrong or missing setting stops the app here, with one log line
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(presence_api.bp)

@@ -1,7 +1,9 @@
-// The presence automation Function App for `azd up`: Flex Consumption (Python 3.11) with a system-assigned
-// managed identity, a storage account without shared keys, Application Insights, and the role assignments
-// the identity needs. Modelled on Azure-Samples/functions-quickstart-python-http-azd (infra/main.bicep).
-// Graph application permissions are granted afterwards (see infra/README.md): Bicep cannot grant them.
+// The presence automation Function App for `azd up`: Flex Consumption (Python 3.11) running as a
+// user-assigned managed identity, a storage account without shared keys, Application Insights with alert
+// rules, a workbook and an action group, and the role assignments the identity needs. Modelled on
+// Azure-Samples/functions-quickstart-python-http-azd (infra/main.bicep). The identity and its roles exist
+// before the app, so its first start and the first deploy never wait for a role to appear. Graph application
+// permissions are granted afterwards (see infra/README.md): Bicep cannot grant them.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -54,6 +56,7 @@ param location string
 
 // Optional resource names (empty: generated from the environment).
 param apiServiceName string = ''
+param apiUserAssignedIdentityName string = ''
 param applicationInsightsName string = ''
 param appServicePlanName string = ''
 param logAnalyticsName string = ''
@@ -131,15 +134,29 @@ param userCacheHours int = 24
 @description('Optional sessionId (a GUID) for setPresence; empty: the token\'s application id.')
 param presenceSessionId string = ''
 
+// ---- Monitoring (infra/app/monitoring.bicep; what each alert means: docs/operations.md) ----
+@description('Where alerts are e-mailed (the action group\'s receiver); empty: alerts show in the portal only.')
+param alertEmail string = ''
+
+@description('Graph 429s (after the SDK\'s retries) in 15 minutes that raise the throttling alert.')
+@minValue(1)
+param graphThrottleAlertThreshold int = 10
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = !empty(apiServiceName) ? apiServiceName : 'func-api-${resourceToken}'
 var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
 var tenantId = !empty(entraTenantId) ? entraTenantId : tenant().tenantId
-var audiences = !empty(trim(entraAudiences)) ? entraAudiences : 'api://${entraClientId},${entraClientId}'
+// ENABLE_ENTRA_AUTH=true without ENTRA_CLIENT_ID would deploy App Service Authentication without a client id:
+// an app that answers 401 to everyone. fail() stops the deployment with this message instead (ARM evaluates
+// it from the parameters alone, before any resource is created); every use of the client id goes through it.
+var apiClientId = enableEntraAuth && empty(trim(entraClientId))
+  ? fail('ENABLE_ENTRA_AUTH=true needs ENTRA_CLIENT_ID, the client id of the API\'s app registration: azd env set ENTRA_CLIENT_ID <client id>')
+  : trim(entraClientId)
+var audiences = !empty(trim(entraAudiences)) ? entraAudiences : 'api://${apiClientId},${apiClientId}'
 
-// What the code reads (shared/config.py Settings). GRAPH_BASE_URL keeps its default; AZURE_CLIENT_ID stays
-// unset (system-assigned identity); WEBSITE_AUTH_ENABLED is App Service's own.
+// What the code reads (shared/config.py Settings). GRAPH_BASE_URL keeps its default; AZURE_CLIENT_ID (the
+// user-assigned identity) is set in app/api.bicep; WEBSITE_AUTH_ENABLED is App Service's own.
 var callerSettings = enableEntraAuth
   ? {
       CALLER_AUTH: 'entra'
@@ -180,6 +197,18 @@ resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   tags: tags
 }
 
+// The identity the app runs as (storage, deployment package, Application Insights, Graph), created before
+// the app so its role assignments (app/rbac.bicep) exist when the app first starts.
+module apiUserAssignedIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'apiUserAssignedIdentity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: !empty(apiUserAssignedIdentityName) ? apiUserAssignedIdentityName : 'id-api-${resourceToken}'
+  }
+}
+
 // Create an App Service Plan to group applications under the same payment plan and SKU
 module appServicePlan 'br/public:avm/res/web/serverfarm:0.1.1' = {
   name: 'appserviceplan'
@@ -209,16 +238,22 @@ module api './app/api.bicep' = {
     runtimeVersion: '3.11'
     storageAccountName: storage.outputs.name
     deploymentStorageContainerName: deploymentStorageContainerName
+    identityId: apiUserAssignedIdentity.outputs.resourceId
+    identityClientId: apiUserAssignedIdentity.outputs.clientId
     appSettings: appSettings
     enableEntraAuth: enableEntraAuth
-    entraClientId: entraClientId
+    entraClientId: apiClientId
     entraTenantId: tenantId
     entraAudiences: audiences
   }
+  // The roles first: the app's first start (host storage) and azd's package upload use them at once.
+  dependsOn: [
+    rbac
+  ]
 }
 
 // Backing storage: host storage, the deployment package and the app's tables. No shared keys: everything
-// reaches it with the Function App's managed identity.
+// reaches it with the app's user-assigned identity.
 module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
   name: 'storage'
   scope: rg
@@ -241,14 +276,14 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
   }
 }
 
-// Role assignments for the Function App's system-assigned identity
+// Role assignments for the app's user-assigned identity (before the app: see module api's dependsOn)
 module rbac 'app/rbac.bicep' = {
   name: 'rbacAssignments'
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
     appInsightsName: monitoring.outputs.name
-    managedIdentityPrincipalId: api.outputs.SERVICE_API_IDENTITY_PRINCIPAL_ID
+    managedIdentityPrincipalId: apiUserAssignedIdentity.outputs.principalId
   }
 }
 
@@ -276,6 +311,21 @@ module monitoring 'br/public:avm/res/insights/component:0.4.1' = {
   }
 }
 
+// Alert rules, the availability test of /api/health, a workbook and the action group (docs/operations.md)
+module alerts 'app/monitoring.bicep' = {
+  name: 'monitoringAlerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.name
+    healthUrl: '${api.outputs.SERVICE_API_URI}/api/health'
+    alertEmail: alertEmail
+    graphThrottleAlertThreshold: graphThrottleAlertThreshold
+    resourceToken: resourceToken
+  }
+}
+
 // App outputs (azd stores them in .azure/<env>/.env; `azd env get-values` prints them)
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -284,5 +334,9 @@ output SERVICE_API_NAME string = api.outputs.SERVICE_API_NAME
 output AZURE_FUNCTION_NAME string = api.outputs.SERVICE_API_NAME
 output AZURE_FUNCTION_URL string = api.outputs.SERVICE_API_URI
 @description('Pass to scripts/grant-graph-permissions --principal-id: the identity Graph permissions go to.')
-output AZURE_FUNCTION_PRINCIPAL_ID string = api.outputs.SERVICE_API_IDENTITY_PRINCIPAL_ID
+output AZURE_FUNCTION_PRINCIPAL_ID string = apiUserAssignedIdentity.outputs.principalId
+@description('The same identity by name (scripts/grant-graph-permissions --identity-name).')
+output AZURE_FUNCTION_IDENTITY_NAME string = apiUserAssignedIdentity.outputs.name
+@description('Its client id: the app\'s AZURE_CLIENT_ID and AzureWebJobsStorage__clientId.')
+output AZURE_FUNCTION_CLIENT_ID string = apiUserAssignedIdentity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

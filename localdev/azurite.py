@@ -25,7 +25,9 @@ class AzuriteError(RuntimeError):
 
 
 class Azurite:
-    """`azurite-table` on 127.0.0.1:`port` with its data (and its log, `azurite.log`) in `data_dir`.
+    """`azurite-table` on 127.0.0.1:`port` with its data (and its log, `azurite.log`) in `data_dir`; with
+    `blob_port` and `queue_port`, `azurite` serving blobs and queues too (what the Functions host itself
+    needs for timers under Core Tools).
 
     `stop()` asks Azurite to close (SIGINT: it saves its database and exits) and keeps the data, so
     `start()` or `restart()` bring the same tables back on the same port. `kill()` is a crash (SIGKILL:
@@ -37,13 +39,18 @@ class Azurite:
         data_dir: Path | None = None,
         *,
         port: int | None = None,
+        blob_port: int | None = None,
+        queue_port: int | None = None,
         repo_root: Path = REPO_ROOT,
         startup_timeout: float = 20.0,
     ) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="azurite-")) if data_dir is None else Path(data_dir)
         self._port = port
-        self.executable = repo_root / "node_modules" / ".bin" / "azurite-table"
+        self.blob_port, self.queue_port = blob_port, queue_port
+        self.host_storage = blob_port is not None and queue_port is not None
+        executable = "azurite" if self.host_storage else "azurite-table"
+        self.executable = repo_root / "node_modules" / ".bin" / executable
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +74,16 @@ class Azurite:
         )
 
     @property
+    def host_connection_string(self) -> str:
+        """AzureWebJobsStorage for the Functions host: blob, queue and table endpoints (host storage only)."""
+        if not self.host_storage:
+            raise AzuriteError("this Azurite serves tables only: give it blob_port and queue_port")
+        return (
+            f"{self.connection_string}BlobEndpoint=http://{LOOPBACK}:{self.blob_port}/{ACCOUNT_NAME};"
+            f"QueueEndpoint=http://{LOOPBACK}:{self.queue_port}/{ACCOUNT_NAME};"
+        )
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "azurite.log"
 
@@ -86,10 +103,13 @@ class Azurite:
         if not os.access(self.executable, os.X_OK):
             raise AzuriteError(f"Azurite is not installed ({self.executable} is missing): run scripts/setup")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        services = ["--tableHost", LOOPBACK, "--tablePort", str(self.port)]
+        if self.host_storage:
+            services += ["--blobHost", LOOPBACK, "--blobPort", str(self.blob_port)]
+            services += ["--queueHost", LOOPBACK, "--queuePort", str(self.queue_port)]
         argv = [
             str(self.executable),
-            "--tableHost", LOOPBACK,
-            "--tablePort", str(self.port),
+            *services,
             "--location", str(self.data_dir),
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
@@ -98,7 +118,8 @@ class Azurite:
         ]  # fmt: skip
         self._proc = popen_child(argv, log_path=self.log_path, cwd=self.data_dir)
         deadline = time.monotonic() + self.startup_timeout
-        while not port_answers(self.port):
+        ports = [self.port, *(p for p in (self.blob_port, self.queue_port) if p is not None)]
+        while not all(port_answers(port) for port in ports):
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._proc = None
@@ -109,7 +130,7 @@ class Azurite:
             if time.monotonic() > deadline:
                 self.kill()
                 raise AzuriteError(
-                    f"Azurite did not listen on port {self.port} within {self.startup_timeout:g} s; "
+                    f"Azurite did not listen on ports {ports} within {self.startup_timeout:g} s; "
                     f"{self.log_path}:\n{log_tail(self.log_path)}"
                 )
             time.sleep(0.05)

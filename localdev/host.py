@@ -1,5 +1,5 @@
 """A small local stand-in for the Azure Functions host: serves any `azure.functions.FunctionApp` over
-aiohttp on loopback, because Core Tools cannot be installed here. Never deployed.
+aiohttp on loopback, for machines without Azure Functions Core Tools (and for the tests). Never deployed.
 
 Supports:
 - HTTP triggers: route templates (literal segments case-insensitive, `{name}`, `{name?}` in the last

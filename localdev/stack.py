@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -101,6 +102,7 @@ class Stack:
         host_port: int | None = None,
         graph_port: int | None = None,
         startup_timeout: float = 30.0,
+        azurite: Azurite | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.users = users
@@ -115,7 +117,7 @@ class Stack:
         self.host_port = host_port or free_port()
         self.graph_port = graph_port or free_port()
         self.startup_timeout = startup_timeout
-        self.azurite = Azurite(self.data_dir / "azurite")
+        self.azurite = azurite or Azurite(self.data_dir / "azurite")
         self._graph: subprocess.Popen[bytes] | None = None
         self._host: subprocess.Popen[bytes] | None = None
 
@@ -197,13 +199,22 @@ class Stack:
 
     def start(self) -> Stack:
         """Azurite, then the emulator, then the host, each waited for; on failure the started ones stop."""
+        self.start_services()
+        try:
+            self.start_host()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_services(self) -> Stack:
+        """Azurite, then the emulator, without the host (`python -m localdev services`, for `func start`)."""
         try:
             try:
                 self.azurite.start()
             except AzuriteError as exc:
                 raise StackError(str(exc)) from exc
             self.start_graph()
-            self.start_host()
         except BaseException:
             self.stop()
             raise
@@ -408,6 +419,20 @@ def main(argv: list[str] | None = None) -> int:
         run_timers=not args.no_timers,
         host_port=port,
     )
+    return run_until_stopped(
+        stack,
+        stack.start,
+        lambda: _banner(stack, note),
+        what="local stack",
+        parts="Azurite, the Graph emulator and the local host",
+    )
+
+
+def run_until_stopped(
+    stack: Stack, start: Callable[[], object], banner: Callable[[], str], *, what: str, parts: str
+) -> int:
+    """Start (`start`), print the banner, and wait for Ctrl-C or SIGTERM (0) or for a child to die (1, with
+    its log's tail); everything started is stopped either way. `python -m localdev up` and `services`."""
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -416,16 +441,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
-        print(
-            f"starting Azurite, the Graph emulator and the local host (logs in {stack.logs_dir}) ...",
-            flush=True,
-        )
+        print(f"starting {parts} (logs in {stack.logs_dir}) ...", flush=True)
         try:
-            stack.start()
+            start()
         except StackError as exc:
-            print(f"local stack: {exc}", file=sys.stderr, flush=True)
+            print(f"{what}: {exc}", file=sys.stderr, flush=True)
             return 1
-        print(_banner(stack, note), flush=True)
+        print(banner(), flush=True)
         while not stopping.wait(1.0):
             dead = stack.dead_child()
             if dead is not None:
@@ -436,11 +458,11 @@ def main(argv: list[str] | None = None) -> int:
                     if "Graph" in dead
                     else stack.azurite_log
                 )
-                print(f"local stack: the {dead} exited; {log}:\n{log_tail(log)}", file=sys.stderr, flush=True)
+                print(f"{what}: the {dead} exited; {log}:\n{log_tail(log)}", file=sys.stderr, flush=True)
                 code = 1
                 break
     finally:
-        print("stopping the local stack ...", flush=True)
+        print(f"stopping {parts} ...", flush=True)
         stack.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,10 +1,12 @@
 """Grant the Function App's managed identity the Microsoft Graph application permissions it needs.
 
     scripts/grant-graph-permissions --principal-id <object id> [--with-groups] [--dry-run]
-    scripts/grant-graph-permissions --app-name <function app name> [--with-groups] [--dry-run]
+    scripts/grant-graph-permissions --identity-name <identity name> [--with-groups] [--dry-run]
 
-The object id is what `az functionapp identity show -g <group> -n <app> --query principalId -o tsv` prints;
-a system-assigned identity's service principal is also found by the app's name (its displayName).
+The app runs as the user-assigned identity infra/ creates: its object id is
+`azd env get-value AZURE_FUNCTION_PRINCIPAL_ID`, its name `azd env get-value AZURE_FUNCTION_IDENTITY_NAME`
+(the displayName of its service principal). For a Function App with a system-assigned identity instead,
+`--app-name <app>` finds it by the app's name (the same lookup: `--app-name` is another spelling).
 
 It grants `Presence.ReadWrite.All` and `User.ReadBasic.All` (and `GroupMember.Read.All` with --with-groups,
 for group watches) as app role assignments on Microsoft Graph's service principal:
@@ -162,13 +164,13 @@ async def find_principal(graph: Graph, *, principal_id: str | None, app_name: st
         except GraphRefused as refused:
             if refused.status == 404:
                 raise GrantError(
-                    f"no service principal with object id {principal_id} (give the principalId that "
-                    "`az functionapp identity show` prints)"
+                    f"no service principal with object id {principal_id} (give the identity's principalId: "
+                    "`azd env get-value AZURE_FUNCTION_PRINCIPAL_ID`)"
                 ) from None
             raise
         return Principal(sp["id"], sp.get("displayName") or "")
     if app_name is None:
-        raise GrantError("give --principal-id or --app-name")
+        raise GrantError("give --principal-id or --identity-name")
     name_filter = ("$filter", f"displayName eq {_odata_string(app_name)}")
     with_type = ("$select", "id,displayName,servicePrincipalType")
     named = await graph.values(graph.call("GET", "/servicePrincipals", [name_filter, with_type]))
@@ -177,8 +179,9 @@ async def find_principal(graph: Graph, *, principal_id: str | None, app_name: st
     found = [sp for sp in named if sp.get("servicePrincipalType") == "ManagedIdentity"]
     if not found:
         raise GrantError(
-            f"no service principal named {app_name!r}: is the Function App's system-assigned identity on? "
-            "(az functionapp identity assign)"
+            f"no managed identity named {app_name!r}: give the user-assigned identity's name "
+            "(azd env get-value AZURE_FUNCTION_IDENTITY_NAME), or the name of a Function App whose "
+            "system-assigned identity is on"
         )
     if len(found) > 1:
         raise GrantError(f"{len(found)} service principals are named {app_name!r}; pass --principal-id")
@@ -280,9 +283,15 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument(
         "--principal-id",
         type=_guid,
-        help="the identity's object id (az functionapp identity show ... --query principalId -o tsv)",
+        help="the identity's object id (azd env get-value AZURE_FUNCTION_PRINCIPAL_ID)",
     )
-    who.add_argument("--app-name", help="the Function App's name: its system-assigned identity's displayName")
+    who.add_argument(
+        "--identity-name",
+        "--app-name",
+        dest="app_name",
+        help="the managed identity's name, its service principal's displayName (azd env get-value "
+        "AZURE_FUNCTION_IDENTITY_NAME; for a system-assigned identity, the Function App's name)",
+    )
     parser.add_argument(
         "--with-groups", action="store_true", help=f"also grant {GROUP_ROLE} (needed by group watches)"
     )

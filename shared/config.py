@@ -65,6 +65,8 @@ class Settings(BaseModel):
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
     retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")
     user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
+    # The SDKs' loggers (shared/sdk_logging.py): WARNING keeps a line per storage or Graph call out.
+    sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", alias="SDK_LOG_LEVEL")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -117,6 +119,11 @@ class Settings(BaseModel):
             if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
                 raise ValueError("must be an https URL such as https://ACCOUNT.table.core.windows.net")
         return value
+
+    @field_validator("sdk_log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("table_prefix")
     @classmethod

@@ -1,6 +1,7 @@
 // The Flex Consumption Function App, its app settings and (optionally) App Service Authentication.
-// Modelled on the Azure-Samples Flex Consumption quickstarts' infra/app/api.bicep, with the identity
-// system-assigned instead of user-assigned.
+// Modelled on the Azure-Samples Flex Consumption quickstarts' infra/app/api.bicep: the app runs as the
+// user-assigned identity main.bicep creates, for host storage, the deployment package, Application Insights
+// and (through AZURE_CLIENT_ID) the app's own calls to Table storage and Graph.
 param name string
 @description('Primary location for all resources & Flex Consumption Function App')
 param location string = resourceGroup().location
@@ -16,6 +17,10 @@ param storageAccountName string
 param deploymentStorageContainerName string
 param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 100
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+@description('Its client id: DefaultAzureCredential and the Functions host pick the identity by it.')
+param identityClientId string
 
 param enableEntraAuth bool = false
 param entraClientId string = ''
@@ -33,12 +38,16 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// Identity-based connections only: host storage, Table storage and Application Insights (local auth off).
+// Identity-based connections only, all with the user-assigned identity: host storage (blobs: timer leases
+// and keys; the host needs no queue here), Table storage and Graph (AZURE_CLIENT_ID, read by
+// shared/identity.py), and Application Insights (local auth off).
 var baseAppSettings = {
-  AzureWebJobsStorage__accountName: stg.name
+  AzureWebJobsStorage__blobServiceUri: stg.properties.primaryEndpoints.blob
   AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AZURE_CLIENT_ID: identityClientId
   TABLES_ENDPOINT: stg.properties.primaryEndpoints.table
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
 }
 
@@ -52,7 +61,9 @@ module api 'br/public:avm/res/web/site:0.15.1' = {
     tags: union(tags, { 'azd-service-name': serviceName })
     serverFarmResourceId: appServicePlanId
     managedIdentities: {
-      systemAssigned: true
+      userAssignedResourceIds: [
+        identityId
+      ]
     }
     functionAppConfig: {
       deployment: {
@@ -60,7 +71,8 @@ module api 'br/public:avm/res/web/site:0.15.1' = {
           type: 'blobContainer'
           value: '${stg.properties.primaryEndpoints.blob}${deploymentStorageContainerName}'
           authentication: {
-            type: 'SystemAssignedIdentity'
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
           }
         }
       }
@@ -130,4 +142,3 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (enableEntraA
 
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = 'https://${api.outputs.defaultHostname}'
-output SERVICE_API_IDENTITY_PRINCIPAL_ID string = api.outputs.?systemAssignedMIPrincipalId ?? ''

@@ -1,7 +1,7 @@
 """The `azd up` template (infra/, azure.yaml, .funcignore) checked without bicep, which this machine cannot
-run: parameters against declarations, app settings against what shared/config.py reads, role ids against
-the documented built-in roles, local modules' params and outputs against their callers, and what gets
-deployed against what the app imports."""
+run (no registry it reaches ships the Bicep CLI): parameters against declarations, app settings against
+what shared/config.py reads, role ids against the documented built-in roles, local modules' params and
+outputs against their callers, and what gets deployed against what the app imports."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 # (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles, Storage and Monitor).
 BUILT_IN_ROLES = {
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
@@ -37,15 +36,16 @@ BUILT_IN_ROLES = {
 # Settings the code reads that the template deliberately leaves unset.
 NOT_SET = {
     "GRAPH_BASE_URL",  # the default (https://graph.microsoft.com/v1.0) is the real Graph
-    "AZURE_CLIENT_ID",  # the identity is system-assigned: no client id to name
     "TABLES_CONNECTION_STRING",  # no keys: TABLES_ENDPOINT with the managed identity instead
     "WEBSITE_AUTH_ENABLED",  # App Service sets it when its Authentication is on
+    "SDK_LOG_LEVEL",  # WARNING by default; set in the portal only while debugging
 }
 
 # Settings the template sets for the Functions host and Application Insights, not for the code.
 HOST_SETTINGS = {
-    "AzureWebJobsStorage__accountName",  # identity-based host storage
+    "AzureWebJobsStorage__blobServiceUri",  # identity-based host storage: blobs only (timer leases, keys)
     "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",  # ... with the user-assigned identity
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",  # Entra auth to App Insights (local auth is off)
 }
@@ -57,6 +57,7 @@ AVM_PINS = {
     "avm/res/storage/storage-account": "0.8.3",
     "avm/res/operational-insights/workspace": "0.7.0",
     "avm/res/insights/component": "0.4.1",
+    "avm/res/managed-identity/user-assigned-identity": "0.4.1",
 }
 
 # What the Function App needs at run time; everything else at the root must be in .funcignore.
@@ -244,9 +245,13 @@ def test_flex_consumption_settings_the_platform_owns_are_not_set():
 
 
 def test_tables_endpoint_is_the_storage_accounts_table_endpoint():
-    assert re.search(r"^\s*TABLES_ENDPOINT: stg\.properties\.primaryEndpoints\.table$", API.read_text(), re.M)
-    assert re.search(r"^\s*AzureWebJobsStorage__accountName: stg\.name$", API.read_text(), re.M)
-    assert re.search(r"^\s*AzureWebJobsStorage__credential: 'managedidentity'$", API.read_text(), re.M)
+    text = API.read_text()
+    assert re.search(r"^\s*TABLES_ENDPOINT: stg\.properties\.primaryEndpoints\.table$", text, re.M)
+    assert re.search(
+        r"^\s*AzureWebJobsStorage__blobServiceUri: stg\.properties\.primaryEndpoints\.blob$", text, re.M
+    )
+    assert re.search(r"^\s*AzureWebJobsStorage__credential: 'managedidentity'$", text, re.M)
+    assert "queueServiceUri" not in text  # no queue: no queue role either
 
 
 def tunables() -> dict[str, str]:
@@ -307,14 +312,63 @@ def test_storage_has_no_shared_keys():
     assert "AzureWebJobsStorage" not in template_app_settings()  # the connection-string form
 
 
-def test_the_function_app_identity_is_system_assigned():
-    text = API.read_text()
-    identities = block(text, text.index("managedIdentities:"))
-    assert top_level_keys(identities) == {"systemAssigned"}
-    assert re.search(r"^\s*systemAssigned: true$", identities, re.M)
-    assert "type: 'SystemAssignedIdentity'" in text  # the deployment package is read with it too
-    assert "UserAssigned'" not in text
-    assert "AZURE_CLIENT_ID" not in template_app_settings()
+def module_body(path: Path, symbol: str) -> str:
+    text = path.read_text()
+    return block(text, text.index(f"module {symbol} "))
+
+
+def test_the_app_runs_as_a_user_assigned_identity_created_before_it():
+    main, api = MAIN.read_text(), API.read_text()
+    identity = module_body(MAIN, "apiUserAssignedIdentity")
+    assert "'br/public:avm/res/managed-identity/user-assigned-identity:" in main
+    assert (
+        "name: !empty(apiUserAssignedIdentityName) ? apiUserAssignedIdentityName : 'id-api-${resourceToken}'"
+        in (identity)
+    )
+    app = module_body(MAIN, "api")
+    assert "identityId: apiUserAssignedIdentity.outputs.resourceId" in app
+    assert "identityClientId: apiUserAssignedIdentity.outputs.clientId" in app
+    # the roles exist before the app starts and before azd uploads the package (the first deploy's 403)
+    assert re.search(r"^  dependsOn: \[\n    rbac\n  \]$", app, re.M)
+    identities = block(api, api.index("managedIdentities:"))
+    assert top_level_keys(identities) == {"userAssignedResourceIds"}
+    assert re.fullmatch(r"\s*identityId\s*", block(identities, identities.index("userAssignedResourceIds:")))
+    assert "systemAssigned" not in api
+    assert "SystemAssignedIdentity" not in api
+
+
+def test_storage_the_package_insights_and_graph_all_use_that_identity():
+    api = API.read_text()
+    package = block(api, api.index("authentication:"))
+    assert top_level_keys(package) == {"type", "userAssignedIdentityResourceId"}
+    assert "type: 'UserAssignedIdentity'" in package
+    assert "userAssignedIdentityResourceId: identityId" in package
+    settings = block(api, api.index("var baseAppSettings = "))
+    assert "AzureWebJobsStorage__clientId: identityClientId" in settings
+    assert (
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'"
+        in settings
+    )
+    # the app's own calls (Table storage, Graph) pick it through AZURE_CLIENT_ID
+    assert "AZURE_CLIENT_ID: identityClientId" in settings
+    assert "AZURE_CLIENT_ID" in code_settings()
+
+
+def test_the_apps_credential_picks_the_user_assigned_identity_by_its_client_id(monkeypatch):
+    from shared.identity import make_credential, storage_credential
+
+    client_id = "0f1e2d3c-4b5a-4978-8877-665544332211"
+    settings = Settings.from_env(
+        {"TABLES_ENDPOINT": "https://st.table.core.windows.net", "AZURE_CLIENT_ID": client_id}
+    )
+    seen = []
+    monkeypatch.setattr(
+        "shared.identity.DefaultAzureCredential",
+        lambda **kwargs: seen.append(kwargs) or object(),
+    )
+    make_credential(settings)  # Graph
+    storage_credential(settings)  # Table storage
+    assert seen == [{"managed_identity_client_id": client_id}] * 2
 
 
 def test_role_ids_are_the_documented_built_in_roles():
@@ -329,6 +383,12 @@ def test_role_ids_are_the_documented_built_in_roles():
     assert used == set(BUILT_IN_ROLES)
 
 
+def test_no_queue_role_the_app_does_not_need():
+    text = (INFRA / "app" / "rbac.bicep").read_text()
+    assert "974c5e8b-45b9-4653-ba55-5f855dd0fb88" not in text  # Storage Queue Data Contributor
+    assert "Queue Data" not in text
+
+
 def test_role_assignments_go_to_the_apps_identity():
     text = (INFRA / "app" / "rbac.bicep").read_text()
     assignments = re.findall(
@@ -337,8 +397,9 @@ def test_role_assignments_go_to_the_apps_identity():
     assert len(assignments) == len(BUILT_IN_ROLES)
     assert text.count("principalId: managedIdentityPrincipalId") == len(BUILT_IN_ROLES)
     assert text.count("principalType: 'ServicePrincipal'") == len(BUILT_IN_ROLES)
-    rbac = block(MAIN.read_text(), MAIN.read_text().index("module rbac "))
-    assert "managedIdentityPrincipalId: api.outputs.SERVICE_API_IDENTITY_PRINCIPAL_ID" in rbac
+    rbac = module_body(MAIN, "rbac")
+    assert "managedIdentityPrincipalId: apiUserAssignedIdentity.outputs.principalId" in rbac
+    assert "api.outputs" not in rbac  # nothing of the app: the roles come first
 
 
 # ---- hosting, monitoring, modules --------------------------------------------------------------------
@@ -358,7 +419,7 @@ def test_application_insights_with_a_workspace_and_entra_auth():
     insights = block(main, main.index("module monitoring "))
     assert "workspaceResourceId: logAnalytics.outputs.resourceId" in insights
     assert "disableLocalAuth: true" in insights
-    assert "APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'" in API.read_text()
+    assert "Authorization=AAD'" in API.read_text()
 
 
 def test_avm_modules_are_pinned_as_the_official_template_pins_them():
@@ -388,6 +449,10 @@ def test_local_modules_get_the_params_they_declare_and_give_the_outputs_used(cal
 def test_main_outputs_what_the_graph_grant_and_the_caller_need():
     outputs = outputs_of(MAIN)
     assert {"AZURE_FUNCTION_PRINCIPAL_ID", "AZURE_FUNCTION_NAME", "AZURE_FUNCTION_URL"} <= outputs
+    # scripts/grant-graph-permissions grants the roles to the user-assigned identity's service principal
+    main = MAIN.read_text()
+    assert "output AZURE_FUNCTION_PRINCIPAL_ID string = apiUserAssignedIdentity.outputs.principalId" in main
+    assert "output AZURE_FUNCTION_IDENTITY_NAME string = apiUserAssignedIdentity.outputs.name" in main
 
 
 # ---- callers: function keys or App Service Authentication --------------------------------------------
@@ -412,6 +477,55 @@ def test_caller_auth_follows_enable_entra_auth():
     assert "CALLER_AUTH: 'entra'" in on
     assert top_level_keys(off) == {"CALLER_AUTH"}
     assert "CALLER_AUTH: 'function-key'" in off
+
+
+GUARD = re.compile(
+    r"^var apiClientId = (?P<refuse>.+)\n"
+    r"  \? fail\('(?P<message>(?:\\'|[^'])*)'\)\n"
+    r"  : trim\(entraClientId\)$",
+    re.M,
+)
+
+
+def bicep_condition(expression: str) -> str:
+    """The few Bicep operators and functions the guard uses, as Python."""
+    python = re.sub(r"\bempty\((\w+(?:\(\w+\))?)\)", r"(len(\1) == 0)", expression)
+    python = re.sub(r"\btrim\((\w+)\)", r"\1.strip()", python)
+    python = python.replace("&&", " and ").replace("||", " or ")
+    python = re.sub(r"!(?!=)", " not ", python)
+    assert re.fullmatch(r"[\w\s().=]+", python), f"not a guard this test can read: {expression}"
+    return python
+
+
+@pytest.mark.parametrize(
+    ("enable", "client_id", "refused"),
+    [
+        (True, "", True),
+        (True, "   ", True),
+        (True, "0f1e2d3c-4b5a-4978-8877-665544332211", False),
+        (False, "", False),
+    ],
+)
+def test_entra_auth_without_a_client_id_is_refused_at_provisioning(enable, client_id, refused):
+    m = GUARD.search(MAIN.read_text())
+    assert m, "main.bicep: var apiClientId = <condition> ? fail('...') : trim(entraClientId)"
+    condition = bicep_condition(m["refuse"])
+    assert eval(
+        condition, {"__builtins__": {"len": len}}, {"enableEntraAuth": enable, "entraClientId": client_id}
+    ) is (refused)
+    assert "ENABLE_ENTRA_AUTH=true needs ENTRA_CLIENT_ID" in m["message"]
+    assert "azd env set ENTRA_CLIENT_ID" in m["message"]
+
+
+def test_every_use_of_the_client_id_goes_through_the_guard():
+    main = MAIN.read_text()
+    outside = GUARD.sub("", main)
+    code = [code_of(line) for line in outside.splitlines() if not line.lstrip().startswith("@")]
+    uses = [line.strip() for line in code if re.search(r"\bentraClientId\b(?!:)", line)]
+    assert uses == ["param entraClientId string = ''"]  # the declaration only
+    assert "entraClientId: apiClientId" in module_body(MAIN, "api")
+    assert "'api://${apiClientId},${apiClientId}'" in main
+    assert parameters_file()["entraClientId"]["value"] == "${ENTRA_CLIENT_ID}"
 
 
 def test_app_service_authentication_returns_401_with_the_microsoft_provider():

@@ -145,6 +145,24 @@ async def test_the_identity_is_found_by_the_app_name(control, graph_url):
     ]
 
 
+async def test_the_user_assigned_identity_is_found_by_its_name(control, graph_url):
+    # infra/ creates the identity before the app (id-api-<token>); its service principal is a
+    # ManagedIdentity named like the identity, not like the app.
+    [identity] = await control.seed_service_principals([{"displayName": "id-api-abc123"}])
+    # an app registration of the same name (App Service Authentication's, say) is never the one granted
+    await control.seed_service_principals(
+        [{"displayName": "id-api-abc123", "servicePrincipalType": "Application"}]
+    )
+    assert await run(graph_url, "--identity-name", "id-api-abc123") == 0
+    granted = [e.body for e in await posts(control)]
+    assert {body["principalId"] for body in granted} == {identity["id"]}
+    assert [body["appRoleId"] for body in granted] == [
+        GRAPH_APP_ROLE_IDS["Presence.ReadWrite.All"],
+        GRAPH_APP_ROLE_IDS["User.ReadBasic.All"],
+    ]
+    assert identity["id"] != FUNC_MI_ID
+
+
 async def test_dry_run_prints_the_exact_calls_and_makes_no_write(control, graph_url, capsys):
     await control.grant_app_role(FUNC_MI_ID, GRAPH_SP_ID, GRAPH_APP_ROLE_IDS["User.ReadBasic.All"])
     assert await run(graph_url, "--principal-id", FUNC_MI_ID, "--with-groups", "--dry-run") == 0
@@ -174,7 +192,7 @@ async def test_an_unknown_principal_id_fails_without_a_write(control, graph_url,
 async def test_an_unknown_app_name_fails_without_a_write(control, graph_url, capsys):
     assert await run(graph_url, "--app-name", "func-nobody") == 1
     assert await posts(control) == []
-    assert "no service principal named 'func-nobody'" in capsys.readouterr().err
+    assert "no managed identity named 'func-nobody'" in capsys.readouterr().err
 
 
 async def test_two_identities_with_the_name_fail_without_a_write(control, graph_url, capsys):
@@ -271,4 +289,4 @@ async def test_an_app_registration_of_the_same_name_is_never_granted(control, gr
     await control.clear_journal()
     assert await run(graph_url, "--app-name", "func-lookalike") == 1
     assert await posts(control) == []
-    assert "no service principal named 'func-lookalike'" in capsys.readouterr().err
+    assert "no managed identity named 'func-lookalike'" in capsys.readouterr().err
