@@ -63,7 +63,7 @@ def test_only_swagger_2_constructs_and_resolvable_refs():
 def test_fields_and_parameters_carry_power_automate_summaries():
     doc = swagger(None)
     presence = doc["definitions"]["Presence"]["properties"]
-    assert presence["statusMessage"]["x-ms-summary"] == "Status message"
+    assert presence["statusMessage"]["x-ms-summary"] == "Status Message"
     assert presence["statusMessage"]["x-nullable"] is True
     assert "userId" in doc["definitions"]["Presence"]["required"]
     user = doc["paths"]["/users/{user}/presence"]["get"]["parameters"][0]
