@@ -17,6 +17,7 @@ from shared.presence_rules import (
     PREFERRED_PAIRS,
     SESSION_PAIRS,
     PresenceKind,
+    pair_name,
     readable,
 )
 
@@ -495,9 +496,7 @@ class Schedule(ApiModel):
         shown = [f'"{self.status_message}"'] if self.status_message else []
         for pair in (self.presence, self.preferred_presence):
             if pair is not None:
-                shown.append(
-                    readable(pair.activity if pair.activity != pair.availability else pair.availability)
-                )
+                shown.append(pair_name(pair.availability, pair.activity))
         return f"{self.user}: {', '.join(shown) or 'nothing'} from {self.start} ({self.status})"
 
 

@@ -46,6 +46,7 @@ class EntraApp:
 
 
 CallerAuth = Literal["function-key", "entra"]
+_SCHEME = {"function-key": "apiKey", "entra": "oauth2"}
 
 
 def _security(caller_auth: CallerAuth, tenant: str) -> tuple[str, dict[str, Any]]:
@@ -53,8 +54,8 @@ def _security(caller_auth: CallerAuth, tenant: str) -> tuple[str, dict[str, Any]
     Entra token through the connector's "Azure Active Directory" identity provider: authorize and token
     endpoints of one authority and tenant, the same apiProperties.json names."""
     if caller_auth == "function-key":
-        return "apiKey", {"type": "apiKey", "in": "header", "name": "x-functions-key"}
-    return "oauth2", {
+        return _SCHEME[caller_auth], {"type": "apiKey", "in": "header", "name": "x-functions-key"}
+    return _SCHEME[caller_auth], {
         "type": "oauth2",
         "flow": "accessCode",
         "authorizationUrl": f"{LOGIN}/{tenant}/oauth2/authorize",
@@ -165,7 +166,7 @@ def _operation(op: Operation, definitions: dict[str, Any], caller_auth: str) -> 
         "parameters": params,
         "responses": responses,
     }
-    doc["security"] = [] if op.anonymous else [{_security(caller_auth, "")[0]: []}]
+    doc["security"] = [] if op.anonymous else [{_SCHEME[caller_auth]: []}]
     if op.notification is not None:
         doc["x-ms-trigger"] = "single"
         doc["x-ms-trigger-hint"] = "To see it work, change a watched user's presence in Teams."

@@ -86,6 +86,13 @@ def readable(name: str) -> str:
     return " ".join([words[0], *(w.lower() for w in words[1:])])
 
 
+def pair_name(availability: str, activity: str) -> str:
+    """A presence as a maker reads it: "Busy (in a call)", or "Away" when both say the same."""
+    if availability == activity:
+        return readable(availability)
+    return f"{readable(availability)} ({readable(activity).lower()})"
+
+
 def settable_activities(kind: PresenceKind, availability: str) -> list[str]:
     """The activities that go with `availability` in a `kind` presence (the designer's second drop-down),
     or a 400 `invalidPresence` naming availability when it cannot be set at all."""

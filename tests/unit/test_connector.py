@@ -22,7 +22,7 @@ from scripts.generate_connector import main as generate
 from shared.config import Settings
 from shared.errors import ServiceError
 from shared.http import page_size
-from shared.models import ScheduleStatus
+from shared.models import PresencePair, Schedule, ScheduleStatus, Watch
 from shared.openapi import (
     CONNECTOR_HOST,
     DEFAULT_MAX_HOLD_DAYS,
@@ -537,3 +537,23 @@ def test_the_readme_has_the_certification_sections_and_a_walk_through():
     intro = (CONNECTOR / "intro.md").read_text()
     for section in ("## Prerequisites", "## How to get credentials", "## Known issues and limitations"):
         assert section in intro
+
+
+def test_picker_titles_say_what_each_schedule_and_watch_is():
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    made = {"created_at": at, "created_by": "function-key", "user_id": "0" * 8}
+    schedule = Schedule(
+        id="s1", user="alice@contoso.test", start="2026-01-06T12:00:00", end="2026-01-06T13:00:00",
+        status_message="Lunch", presence=PresencePair(availability="Busy", activity="InACall"),
+        restore_previous=True, status="scheduled", updated_at=at, **made,
+    )  # fmt: skip
+    assert (
+        schedule.name == 'alice@contoso.test: "Lunch", Busy (in a call) from 2026-01-06T12:00:00 (scheduled)'
+    )
+    assert schedule.model_dump(by_alias=True)["name"] == schedule.name  # what ListSchedules answers
+    users = [f"u{i}@contoso.test" for i in range(5)]
+    watch = Watch(
+        id="w1", users=users, member_count=5, callback_url="https://flow.example/", include_own_changes=False,
+        status="disabled", created_at=at, created_by="function-key",
+    )  # fmt: skip
+    assert watch.name == "u0@contoso.test, u1@contoso.test, u2@contoso.test and 2 more (disabled)"
