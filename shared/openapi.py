@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -219,7 +220,7 @@ def _add_model(
 
 def _set_hold_limit(definitions: dict[str, Any], max_hold_days: int) -> None:
     """A hold's duration field: at most the deployment's MAX_HOLD_DAYS, stated where the maker reads it."""
-    for node in _walk(definitions):
+    for node in walk(definitions):
         if node.pop(HOLD_LIMIT, None):
             node["maximum"] = max_hold_days * 24 * 60
             node["description"] += f" At most {max_hold_days} days ({node['maximum']} minutes)."
@@ -231,7 +232,7 @@ def _referenced(paths: dict[str, Any], definitions: dict[str, Any]) -> dict[str,
     used: set[str] = set()
     todo = [paths]
     while todo:
-        for node in _walk(todo.pop()):
+        for node in walk(todo.pop()):
             name = node.get("$ref", "").removeprefix("#/definitions/")
             if name and name not in used:
                 used.add(name)
@@ -259,19 +260,20 @@ def title_case(label: str) -> str:
 
 
 def _title_case_labels(doc: dict[str, Any]) -> None:
-    for node in _walk(doc):
+    for node in walk(doc):
         if isinstance(node.get("x-ms-summary"), str):
             node["x-ms-summary"] = title_case(node["x-ms-summary"])
 
 
-def _walk(node: Any):  # noqa: ANN202
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a JSON document, depth first."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _walk(value)
+            yield from walk(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk(value)
 
 
 def _to_swagger(node: Any) -> Any:

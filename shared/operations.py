@@ -213,13 +213,20 @@ GET_HOLDS = Operation(
     Holds,
     path_params=(USER,),
 )
-SCHEDULE_ID = Param(
-    "id",
-    "Schedule",
-    "Pick one of your schedules, or give the id a schedule was created with.",
-    "important",
-    {"type": "string", **picker("ListSchedules", "id", "name", fixed={"top": PAGE_SIZE_MAX})},
-)
+
+
+def _picked_id(thing: str, things: str, lister: str) -> Param:
+    """A schedule's or watch's id, picked from the first page of the caller's own (the largest page)."""
+    return Param(
+        "id",
+        thing.capitalize(),
+        f"Pick one of your {things}, or give the id a {thing} was created with.",
+        "important",
+        {"type": "string", **picker(lister, "id", "name", fixed={"top": PAGE_SIZE_MAX})},
+    )
+
+
+SCHEDULE_ID = _picked_id("schedule", "schedules", "ListSchedules")
 CREATE_SCHEDULE = Operation(
     "CreateSchedule",
     "POST",
@@ -322,13 +329,7 @@ LIST_AUDIT = Operation(
         AFTER,
     ),
 )
-WATCH_ID = Param(
-    "id",
-    "Watch",
-    "Pick one of your watches, or give the id a watch was created with.",
-    "important",
-    {"type": "string", **picker("ListWatches", "id", "name", fixed={"top": PAGE_SIZE_MAX})},
-)
+WATCH_ID = _picked_id("watch", "watches", "ListWatches")
 CREATE_WATCH = Operation(
     "WhenPresenceChanges",
     "POST",

@@ -32,6 +32,7 @@ from shared.openapi import (
     connector_definition,
     swagger,
     title_case,
+    walk,
 )
 from shared.operations import PAGE_SIZE_MAX, PAGE_SIZE_MIN
 from shared.presence_rules import (
@@ -91,16 +92,6 @@ def test_api_properties_validate_and_match_the_security_definition(definition):
     assert definition["securityDefinitions"] == {
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}
     }
-
-
-def walk(node: Any):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def resolve(definition: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

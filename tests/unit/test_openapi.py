@@ -1,18 +1,8 @@
 import json
 import re
 
-from shared.openapi import swagger
+from shared.openapi import swagger, walk
 from shared.operations import CATALOG
-
-
-def walk(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def test_every_catalog_operation_is_described_once_with_a_pascal_case_id():
