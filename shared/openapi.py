@@ -295,6 +295,7 @@ def _to_swagger(node: Any) -> Any:
     if "default" in node and node["default"] is None:
         node.pop("default")  # Swagger 2.0 has no null: an absent default says the same
     node.pop("title", None)
+    node.pop("readOnly", None)  # a computed field: always in the answer, so required, which readOnly excludes
     if "$ref" in node:  # a $ref stands alone; PREFIXED (with the field's label) is for _add_model
         return {"$ref": node["$ref"], **({PREFIXED: node["x-ms-summary"]} if node.get(PREFIXED) else {})}
     out = {k: _to_swagger(v) for k, v in node.items() if k != "properties"}
@@ -326,7 +327,7 @@ def api_properties(
         "uiDefinition": {
             "displayName": "Host",
             "description": "The Function App's host name, e.g. presence-func-abc123.azurewebsites.net.",
-            "tooltip": "The host name of the deployment's AZURE_FUNCTION_URL, without https://.",
+            "tooltip": "The host name in the Function App's URL, without https://.",
             "constraints": {"tabIndex": 1, "required": "true"},
         },
     }
