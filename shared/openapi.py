@@ -23,6 +23,7 @@ _REF = "#/definitions/{model}"
 CONNECTOR_HOST = "your-function-app.azurewebsites.net"
 DEFAULT_MAX_HOLD_DAYS: int = Settings.model_fields["max_hold_days"].default
 LOGIN = "https://login.microsoftonline.com"
+BASE_PATH = "/api"  # the Functions host's route prefix (host.json)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def swagger(
             "version": "1.0",
             "contact": {"name": publisher.name, "url": publisher.website, "email": publisher.email},
         },
-        "basePath": "/api",
+        "basePath": BASE_PATH,
         "schemes": [scheme],
         "consumes": ["application/json"],
         "produces": ["application/json", "application/problem+json"],
@@ -373,7 +374,7 @@ def api_properties(
                     "templateId": "dynamichosturl",
                     "title": "The deployment's host",
                     "parameters": {
-                        "x-ms-apimTemplateParameter.urlTemplate": "https://@connectionParameters('host')/api"
+                        "x-ms-apimTemplateParameter.urlTemplate": f"https://@connectionParameters('host'){BASE_PATH}"
                     },
                 },
                 {
