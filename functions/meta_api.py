@@ -1,4 +1,5 @@
-"""Meta routes (anonymous): health and the OpenAPI description."""
+"""Meta routes: health and the OpenAPI description (anonymous), and the lists that fill the connector's
+drop-downs (time zones, the activities that go with an availability)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
+from shared.auth import authorize
 from shared.config import is_loopback_url
-from shared.errors import ServiceError
+from shared.errors import ServiceError, invalid_field
 from shared.http import json_response, route
-from shared.models import Health, HealthChecks
+from shared.models import ActivityChoice, ActivityList, Health, HealthChecks, TimeZoneChoice, TimeZoneList
 from shared.openapi import swagger
-from shared.operations import HEALTH, OPENAPI
+from shared.operations import HEALTH, LIST_ACTIVITIES, LIST_TIME_ZONES, OPENAPI
+from shared.presence_rules import readable, settable_activities
 from shared.service import services
+from shared.timezones import zone_choices
 
 bp = func.Blueprint()
 
@@ -33,4 +37,25 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     url = urlparse(req.url)
     scheme = "http" if is_loopback_url(req.url) else "https"
-    return json_response(swagger(url.netloc or None, scheme, services().settings.caller_auth))
+    config = services().settings
+    limits = {"max_hold_days": config.max_hold_days, "tenant": config.entra_tenant_id or "common"}
+    return json_response(swagger(url.netloc or None, scheme, config.caller_auth, **limits))
+
+
+@route(bp, LIST_TIME_ZONES)
+async def list_time_zones(req: func.HttpRequest) -> func.HttpResponse:
+    await authorize(req, LIST_TIME_ZONES, services())
+    zones = [TimeZoneChoice(id=name, name=f"{name} ({iana})") for name, iana in zone_choices()]
+    return json_response(TimeZoneList(value=zones))
+
+
+@route(bp, LIST_ACTIVITIES)
+async def list_activities(req: func.HttpRequest) -> func.HttpResponse:
+    await authorize(req, LIST_ACTIVITIES, services())
+    kind = req.params.get("kind")
+    if kind not in {"session", "preferred"}:
+        raise invalid_field("invalidRequest", "kind", "session or preferred.")
+    activities = settable_activities(kind, req.params.get("availability") or "")
+    return json_response(
+        ActivityList(value=[ActivityChoice(activity=a, name=readable(a)) for a in activities])
+    )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.config import settings
 from shared.errors import FieldError, ServiceError, invalid_field
-from shared.operations import Operation
+from shared.operations import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN, Operation
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,11 @@ def route(bp: func.Blueprint, op: Operation) -> Callable[[Handler], Any]:
 def page_size(value: str | None) -> int:
     """A list's `top`: 1 to 200, 50 when not given."""
     if value is None:
-        return 50
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 200:
-        raise invalid_field("invalidRequest", "top", "A whole number from 1 to 200.")
+        return PAGE_SIZE_DEFAULT
+    if not (value.isascii() and value.isdigit()) or not PAGE_SIZE_MIN <= int(value) <= PAGE_SIZE_MAX:
+        raise invalid_field(
+            "invalidRequest", "top", f"A whole number from {PAGE_SIZE_MIN} to {PAGE_SIZE_MAX}."
+        )
     return int(value)
 
 

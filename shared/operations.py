@@ -4,11 +4,12 @@ register handlers from it and /api/openapi.json is generated from it, so the two
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
 from shared.models import (
+    ActivityList,
     AuditList,
     Health,
     Holds,
@@ -22,14 +23,17 @@ from shared.models import (
     ScheduleFields,
     ScheduleInput,
     ScheduleList,
+    ScheduleStatus,
     Session,
     SessionRequest,
     StatusMessage,
     StatusMessageRequest,
+    TimeZoneList,
     Watch,
     WatchChange,
     WatchInput,
     WatchList,
+    picker,
 )
 
 
@@ -38,7 +42,10 @@ class Param:
     name: str
     summary: str
     description: str
-    visibility: Literal["important", "advanced"] | None = None  # Power Automate's x-ms-visibility
+    visibility: Literal["important", "advanced", "internal"] | None = None  # Power Automate's x-ms-visibility
+    # Its Swagger type and what the designer makes of it: a range, a drop-down, a date picker.
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"}, hash=False, compare=False)
+    required: bool = False  # a path parameter always is
 
 
 # What a caller needs (shared/auth.py): to read users' presence and schedules, to change them, or to read
@@ -69,7 +76,31 @@ class Operation:
     visibility: Literal["internal", "advanced"] | None = None
 
 
+# A list's page size (shared/http.page_size reads it) and its cursor: `after` is what nextLink carries,
+# and a list that takes it is pageable in a flow (x-ms-pageable: the designer follows nextLink).
+PAGE_SIZE_MIN, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT = 1, 200, 50
+TOP = Param(
+    "top",
+    "Page size",
+    f"How many to answer at once, {PAGE_SIZE_MIN} to {PAGE_SIZE_MAX} (default {PAGE_SIZE_DEFAULT}); with "
+    "pagination on, a flow reads the following pages itself.",
+    "advanced",
+    {"type": "integer", "minimum": PAGE_SIZE_MIN, "maximum": PAGE_SIZE_MAX, "default": PAGE_SIZE_DEFAULT},
+)
+AFTER = Param(
+    "after",
+    "Page cursor",
+    "Where the page starts: the cursor in the Next Link of the page before (empty: the first page).",
+    "advanced",
+)
+
+
 USER = Param("user", "User", "The user's Entra object id (GUID) or UPN/e-mail.", "important")
+
+
+def _time(name: str, summary: str, description: str) -> Param:
+    return Param(name, summary, description, "advanced", {"type": "string", "format": "date-time"})
+
 
 GET_PRESENCE = Operation(
     "GetPresence",
@@ -100,8 +131,8 @@ HOLD_SESSION = Operation(
     "users/{user}/presence/session",
     "Hold a presence for a while",
     "Shows the user as Available, Busy (in a call), Away or Do not disturb (presenting) until the given time "
-    "or for durationMinutes (default 60, up to MAX_HOLD_DAYS). The service renews Graph's session, which "
-    "lasts at most 4 hours and fades after 5 minutes at Available, and lets it go at the end.",
+    "or for a number of minutes (default 60). The service renews Graph's session, which lasts at most 4 "
+    "hours and fades after 5 minutes at Available, and lets it go at the end.",
     "Presence",
     Session,
     body=SessionRequest,
@@ -126,8 +157,8 @@ HOLD_PREFERRED = Operation(
     "users/{user}/presence/preferred",
     "Set a preferred presence for a while",
     "Sets the presence the user would pick in Teams (wins over every session), until the given time or for "
-    "durationMinutes (default 60). With keepSessionAlive (default) the service also holds a session, because "
-    "a preferred presence shows Offline when the user is signed out everywhere.",
+    "a number of minutes (default 60). With Keep Session Alive (default) the service also holds a session, "
+    "because a preferred presence shows Offline when the user is signed out everywhere.",
     "Presence",
     Preferred,
     body=PreferredRequest,
@@ -151,8 +182,8 @@ SET_MESSAGE = Operation(
     "PUT",
     "users/{user}/presence/status-message",
     "Set a status message",
-    "Shows a status message (1-280 characters of plain text), optionally until a time; the service remembers "
-    "the expiry, which Graph does not show back to apps.",
+    "Shows a status message on the user's card in Teams, optionally until a time; the service remembers the "
+    "expiry, which Graph does not show back to apps.",
     "Presence",
     StatusMessage,
     body=StatusMessageRequest,
@@ -182,7 +213,20 @@ GET_HOLDS = Operation(
     Holds,
     path_params=(USER,),
 )
-SCHEDULE_ID = Param("id", "Schedule id", "The schedule's id, as returned when it was created.")
+
+
+def _picked_id(thing: str, things: str, lister: str) -> Param:
+    """A schedule's or watch's id, picked from the first page of the caller's own (the largest page)."""
+    return Param(
+        "id",
+        thing.capitalize(),
+        f"Pick one of your {things}, or give the id a {thing} was created with.",
+        "important",
+        {"type": "string", **picker(lister, "id", "name", fixed={"top": PAGE_SIZE_MAX})},
+    )
+
+
+SCHEDULE_ID = _picked_id("schedule", "schedules", "ListSchedules")
 CREATE_SCHEDULE = Operation(
     "CreateSchedule",
     "POST",
@@ -210,13 +254,20 @@ LIST_SCHEDULES = Operation(
     "GET",
     "schedules",
     "List schedules",
-    "Schedules, optionally of one user and in one status, a page at a time (follow nextLink).",
+    "Schedules, optionally of one user and in one status, a page at a time; a signed-in user sees her own.",
     "Schedules",
     ScheduleList,
     query_params=(
         Param("user", "User", "Only this user's schedules (object id or UPN)."),
-        Param("status", "Status", "scheduled, active, completed, cancelled or failed."),
-        Param("top", "Page size", "1 to 200 (default 50).", "advanced"),
+        Param(
+            "status",
+            "Status",
+            "Only schedules in this state: scheduled, active, completed, cancelled or failed.",
+            None,
+            {"type": "string", "enum": list(get_args(ScheduleStatus))},
+        ),
+        TOP,
+        AFTER,
     ),
 )
 GET_SCHEDULE = Operation(
@@ -224,7 +275,7 @@ GET_SCHEDULE = Operation(
     "GET",
     "schedules/{id}",
     "Get a schedule",
-    "The schedule with its status and next occurrence; the ETag header is for If-Match on update.",
+    "The schedule with its status and next occurrence; its ETag header is the If Match of a change.",
     "Schedules",
     Schedule,
     path_params=(SCHEDULE_ID,),
@@ -234,13 +285,17 @@ UPDATE_SCHEDULE = Operation(
     "PATCH",
     "schedules/{id}",
     "Change a schedule",
-    "Changes any field of a schedule that is not running (409 while active). With If-Match, only if it "
-    "did not change since it was read (412 otherwise).",
+    "Changes any field of a schedule that is not running (refused while active). With If Match, only if it "
+    "did not change since it was read.",
     "Schedules",
     Schedule,
     body=ScheduleFields,
     path_params=(SCHEDULE_ID,),
-    header_params=(Param("If-Match", "If match", "The ETag from GetSchedule.", "advanced"),),
+    header_params=(
+        Param(
+            "If-Match", "If match", "The ETag header of Get a schedule: change only that version.", "advanced"
+        ),
+    ),
     access="write",
 )
 CANCEL_SCHEDULE = Operation(
@@ -261,28 +316,29 @@ LIST_AUDIT = Operation(
     "audit",
     "List the audit trail",
     "Every change made through the API and by the timers (who, whose presence, what, the outcome and "
-    "Graph's request id), newest first, a page at a time (follow nextLink). Kept RETENTION_DAYS.",
+    "Graph's request id), newest first, a page at a time. Entries are kept 30 days unless the deployment "
+    "keeps them longer.",
     "Audit",
     AuditList,
     access="audit",
     query_params=(
         Param("user", "User", "Only entries about this user (object id or UPN)."),
-        Param("from", "From", "Only entries at or after this time (ISO 8601 with offset).", "advanced"),
-        Param("to", "To", "Only entries at or before this time (ISO 8601 with offset).", "advanced"),
-        Param("top", "Page size", "1 to 200 (default 50).", "advanced"),
+        _time("from", "From", "Only entries at or after this time (ISO 8601 with an offset)."),
+        _time("to", "To", "Only entries at or before this time (ISO 8601 with an offset)."),
+        TOP,
+        AFTER,
     ),
 )
-WATCH_ID = Param("id", "Watch id", "The watch's id, as returned when it was created.")
+WATCH_ID = _picked_id("watch", "watches", "ListWatches")
 CREATE_WATCH = Operation(
     "WhenPresenceChanges",
     "POST",
     "watches",
     "When a user's presence changes",
-    "Watches users (or an Entra group's members) and POSTs each change of availability or activity to "
-    "callbackUrl within a minute of it, signed with the watch's secret as Standard Webhooks sign "
-    "(webhook-id, webhook-timestamp, webhook-signature). In Power Automate this is a "
-    "trigger; elsewhere, DELETE the Location to stop. Changes the service made are left out unless "
-    "includeOwnChanges.",
+    "This operation triggers when the availability or activity of a watched user (or of a member of an "
+    "Entra group) changes, within a minute of the change. Changes the service made itself are left out "
+    "unless Include Own Changes is on. Outside Power Automate, each change is sent to the callback URL, "
+    "signed with the watch's secret as Standard Webhooks specify, until the watch is stopped.",
     "Watches",
     Watch,
     status=201,
@@ -295,10 +351,10 @@ LIST_WATCHES = Operation(
     "GET",
     "watches",
     "List watches",
-    "Watches ordered by id, a page at a time (follow nextLink); a signed-in user sees her own.",
+    "Watches ordered by id, a page at a time; a signed-in user sees her own.",
     "Watches",
     WatchList,
-    query_params=(Param("top", "Page size", "1 to 200 (default 50).", "advanced"),),
+    query_params=(TOP, AFTER),
 )
 GET_WATCH = Operation(
     "GetWatch",
@@ -316,8 +372,8 @@ ENABLE_WATCH = Operation(
     "PATCH",
     "watches/{id}",
     "Turn a disabled watch back on",
-    'With {"status": "active"}: the watch delivers again, starting with one change for each user whose '
-    "presence differs from what the receiver was last told; its id and secret stay.",
+    "With Status active, the watch delivers again, starting with one change for each user whose presence "
+    "differs from what the receiver was last told; its id and secret stay.",
     "Watches",
     Watch,
     body=WatchChange,
@@ -341,7 +397,8 @@ HEALTH = Operation(
     "GET",
     "health",
     "Check the service's health",
-    "Checks Table storage and Microsoft Graph; 503 names the failing check. Never reveals configuration.",
+    "Checks the service's Table storage and Microsoft Graph; a failure names the failing check. Never "
+    "reveals configuration.",
     "Meta",
     Health,
     anonymous=True,
@@ -355,7 +412,43 @@ OPENAPI = Operation(
     "Meta",
     None,
     anonymous=True,
+    visibility="internal",
 )
+LIST_TIME_ZONES = Operation(
+    "ListTimeZones",
+    "GET",
+    "timezones",
+    "List time zones",
+    "The time zones a time can be given in, for the designer's Time Zone drop-downs. It costs the service "
+    "nothing, so it is also the connection test.",
+    "Meta",
+    TimeZoneList,
+    visibility="internal",
+)
+LIST_ACTIVITIES = Operation(
+    "ListPresenceActivities",
+    "GET",
+    "presence/activities",
+    "List the activities that go with an availability",
+    "For the designer's Activity drop-downs: only the activities Graph accepts with the availability chosen, "
+    "so an impossible pair cannot be picked.",
+    "Presence",
+    ActivityList,
+    query_params=(
+        Param(
+            "kind",
+            "Kind",
+            "session for a held presence, preferred for a preferred presence.",
+            None,
+            {"type": "string", "enum": ["preferred", "session"]},
+            required=True,
+        ),
+        Param("availability", "Availability", "The availability chosen, e.g. Busy.", None, required=True),
+    ),
+    visibility="internal",
+)
+# Power Automate's "Test connection": an authenticated call that costs nothing.
+TEST_CONNECTION = LIST_TIME_ZONES
 
 CATALOG: tuple[Operation, ...] = (
     GET_PRESENCE,
@@ -380,4 +473,6 @@ CATALOG: tuple[Operation, ...] = (
     DELETE_WATCH,
     HEALTH,
     OPENAPI,
+    LIST_TIME_ZONES,
+    LIST_ACTIVITIES,
 )

@@ -4,6 +4,7 @@ naming the field."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Literal
@@ -76,7 +77,36 @@ MESSAGE_MAX_CHARS = 280
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def check_pair(kind: Literal["session", "preferred"], availability: str, activity: str) -> None:
+PresenceKind = Literal["session", "preferred"]
+
+
+def readable(name: str) -> str:
+    """Graph's PascalCase value as a maker reads it: InAConferenceCall -> "In a conference call"."""
+    words = re.findall(r"[A-Z][a-z]*", name) or [name]
+    return " ".join([words[0], *(w.lower() for w in words[1:])])
+
+
+def pair_name(availability: str, activity: str) -> str:
+    """A presence as a maker reads it: "Busy (in a call)", or "Away" when both say the same."""
+    if availability == activity:
+        return readable(availability)
+    return f"{readable(availability)} ({readable(activity).lower()})"
+
+
+def settable_activities(kind: PresenceKind, availability: str) -> list[str]:
+    """The activities that go with `availability` in a `kind` presence (the designer's second drop-down),
+    or a 400 `invalidPresence` naming availability when it cannot be set at all."""
+    pairs = SESSION_PAIRS if kind == "session" else PREFERRED_PAIRS
+    activities = sorted(b for a, b in pairs if a == availability)
+    if not activities:
+        allowed = ", ".join(sorted({a for a, _ in pairs}))
+        raise invalid_field(
+            "invalidPresence", "availability", f"Not settable as a {kind} presence. Allowed: {allowed}."
+        )
+    return activities
+
+
+def check_pair(kind: PresenceKind, availability: str, activity: str) -> None:
     pairs = SESSION_PAIRS if kind == "session" else PREFERRED_PAIRS
     if (availability, activity) in pairs:
         return

@@ -24,3 +24,9 @@ def resolve_zone(name: str, field: str = "timeZone") -> ZoneInfo:
         raise invalid_field(
             "invalidTimeZone", field, f"'{name[:64]}' is not an IANA or Windows time-zone name."
         ) from None
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    """The designer's time-zone drop-down: each Windows name (what Outlook and Power Automate's own time
+    actions use) with its IANA zone, e.g. ("W. Europe Standard Time", "Europe/Berlin"); both are accepted."""
+    return sorted(win_tz.items())

@@ -38,3 +38,37 @@ async def test_openapi_describes_the_routes_for_this_host(api, stack: Stack):
     assert reply.body["host"] == f"127.0.0.1:{stack.host_port}"
     assert reply.body["schemes"] == ["http"]
     assert set(reply.body["paths"]) >= {"/users/{user}/presence", "/presence/query", "/health"}
+
+
+async def test_the_connection_test_needs_the_key_and_costs_graph_nothing(api, graph):
+    """ListTimeZones is the connector's "Test connection": a wrong key fails it, a right one passes, and
+    neither costs a Graph call or a storage read."""
+    assert (await api.get("/api/timezones", key=None)).status == 401
+    assert (await api.get("/api/timezones", key="not-the-key")).status == 401
+    reply = await api.get("/api/timezones")
+    assert reply.status == 200
+    names = {zone["id"]: zone["name"] for zone in reply.body["value"]}
+    assert names["W. Europe Standard Time"] == "W. Europe Standard Time (Europe/Berlin)"
+    assert "UTC" in names
+    assert await graph.journal() == []
+
+
+async def test_the_activity_list_offers_only_what_goes_with_the_availability(api, graph):
+    reply = await api.get("/api/presence/activities?kind=session&availability=Busy")
+    assert reply.status == 200
+    assert reply.body["value"] == [
+        {"activity": "InACall", "name": "In a call"},
+        {"activity": "InAConferenceCall", "name": "In a conference call"},
+    ]
+    reply = await api.get("/api/presence/activities?kind=preferred&availability=Offline")
+    assert reply.body["value"] == [{"activity": "OffWork", "name": "Off work"}]
+    # An availability that cannot be set that way, or no kind: a 400 naming the parameter.
+    reply = await api.get("/api/presence/activities?kind=session&availability=BeRightBack")
+    assert (reply.status, reply.body["code"], reply.body["errors"][0]["field"]) == (
+        400,
+        "invalidPresence",
+        "availability",
+    )
+    reply = await api.get("/api/presence/activities?availability=Busy")
+    assert (reply.status, reply.body["errors"][0]["field"]) == (400, "kind")
+    assert await graph.journal() == []

@@ -1,18 +1,8 @@
 import json
 import re
 
-from shared.openapi import swagger
+from shared.openapi import swagger, walk
 from shared.operations import CATALOG
-
-
-def walk(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def test_every_catalog_operation_is_described_once_with_a_pascal_case_id():
@@ -63,7 +53,7 @@ def test_only_swagger_2_constructs_and_resolvable_refs():
 def test_fields_and_parameters_carry_power_automate_summaries():
     doc = swagger(None)
     presence = doc["definitions"]["Presence"]["properties"]
-    assert presence["statusMessage"]["x-ms-summary"] == "Status message"
+    assert presence["statusMessage"]["x-ms-summary"] == "Status Message"
     assert presence["statusMessage"]["x-nullable"] is True
     assert "userId" in doc["definitions"]["Presence"]["required"]
     user = doc["paths"]["/users/{user}/presence"]["get"]["parameters"][0]
