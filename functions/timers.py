@@ -6,6 +6,7 @@ import logging
 
 import azure.functions as func
 
+from shared import metrics
 from shared.config import settings
 from shared.retention import purge_history as purge_old_rows
 from shared.service import services
@@ -16,6 +17,7 @@ bp = func.Blueprint()
 
 
 @bp.timer_trigger(schedule=settings().renew_tick, arg_name="timer", run_on_startup=False)
+@metrics.timed_tick
 async def renew_sessions(timer: func.TimerRequest) -> None:
     """Keep every held session and preferred presence alive until its end, then let it go."""
     acted = await services().holding.renew_due()
@@ -23,6 +25,7 @@ async def renew_sessions(timer: func.TimerRequest) -> None:
 
 
 @bp.timer_trigger(schedule=settings().schedule_tick, arg_name="timer", run_on_startup=False)
+@metrics.timed_tick
 async def apply_schedules(timer: func.TimerRequest) -> None:
     """Start, end or skip every schedule occurrence that is due (catching up after downtime)."""
     steps = await services().engine.tick()
@@ -30,6 +33,7 @@ async def apply_schedules(timer: func.TimerRequest) -> None:
 
 
 @bp.timer_trigger(schedule=settings().watch_tick, arg_name="timer", run_on_startup=False)
+@metrics.timed_tick
 async def poll_watches(timer: func.TimerRequest) -> None:
     """Read every watched user at once, put each change in its watches' outboxes, deliver what is due."""
     report = await services().watcher.tick()
@@ -44,6 +48,7 @@ async def poll_watches(timer: func.TimerRequest) -> None:
 
 
 @bp.timer_trigger(schedule="0 30 3 * * *", arg_name="timer", run_on_startup=False)
+@metrics.timed_tick
 async def purge_history(timer: func.TimerRequest) -> None:
     """Daily at 03:30 UTC: drop audit rows, idempotency keys and finished schedules past retention."""
     purged = await purge_old_rows(

@@ -67,6 +67,8 @@ class Settings(BaseModel):
     user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
     # The SDKs' loggers (shared/sdk_logging.py): WARNING keeps a line per storage or Graph call out.
     sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", alias="SDK_LOG_LEVEL")
+    # The app's metrics printed to the console (shared/metrics.py) when no Application Insights is set.
+    metrics_console: bool = Field(False, alias="METRICS_CONSOLE")
 
     @field_validator("graph_base_url")
     @classmethod

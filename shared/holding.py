@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
+from shared import metrics
 from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.errors import ServiceError
@@ -227,16 +228,19 @@ class HoldService:
                 await self.store.timeline.move(entry, due, "hold", hold.user_id)
                 return False
             taken_over = hold.claimed_until is not None  # its last worker died holding it
+            metrics.hold_due(now - due)
             claim_etag = await self._claim(hold, etag, now)
             actions = plan(hold, now)
             if taken_over:
                 hold, actions = await self._already_shown(hold, actions, now)
             outcome, done, failures = await self._apply(hold, actions, now, stop_at_failure=False)
             for action, request_id in done:
+                metrics.renewal_done(action.operation)
                 await self._audit.append(
                     now, TIMER_CALLER, hold.user, hold.user_id, action.operation, "ok", request_id
                 )
             for action, error in failures:
+                metrics.renewal_failed(action.operation, error.code)
                 await self._audit.append(
                     now, TIMER_CALLER, hold.user, hold.user_id, action.operation, error.code
                 )
@@ -248,6 +252,7 @@ class HoldService:
                     now, TIMER_CALLER, hold.user, hold.user_id, "hold.giveUp", failures[0][1].code
                 )
                 outcome = Hold(hold.user_id, hold.user)
+                metrics.hold_given_up(failures[0][1].code)
             await self._release(outcome, claim_etag, now, entry)
             return True
         except Conflict:

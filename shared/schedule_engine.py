@@ -11,6 +11,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from shared import metrics
 from shared.clock import Clock
 from shared.errors import ServiceError
 from shared.gathering import gather_bounded
@@ -147,6 +148,7 @@ class ScheduleEngine:
             return _NOTHING
         done = _after(record, transition, series, now)
         await self._store.replace(done, etag)
+        metrics.schedule_transition(transition.kind)
         await self._reindex(done, series, entry, now, claimed=True)
         return True, due_transition(series, done.last_done, now) is not None
 
@@ -271,6 +273,9 @@ class ScheduleEngine:
             schedule_id=record.id,
         )
         await self._store.replace(outcome, etag)
+        metrics.schedule_failed(transition.kind, error.code, for_good=failed)
+        if failed:
+            log.warning("a schedule failed for good after %d attempts (%s)", attempts, error.code)
         retry_at = None if failed else now + retry_delay(attempts)
         await self._timeline.move(entry, retry_at, "schedule", record.id)
         await self._drop_lease(record, now, retry_at)

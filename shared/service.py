@@ -9,8 +9,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from azure.core.credentials_async import AsyncTokenCredential
-from msgraph import GraphServiceClient
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.kiota_client_factory import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_REQUEST_TIMEOUT
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.graph_request_adapter import options as GRAPH_ADAPTER_OPTIONS
+from msgraph_core import GraphClientFactory
 
 from shared.audit import AuditTrail
 from shared.clock import Clock, system_clock
@@ -21,6 +28,7 @@ from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
+from shared.metrics import MeteredTransport
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
 from shared.schedule_engine import ScheduleEngine
@@ -31,6 +39,8 @@ from shared.watch_store import WatchStore
 from shared.watching import WatchPoller, WatchService
 
 log = logging.getLogger(__name__)
+
+GRAPH_TIMEOUT = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT)  # the SDK's own
 
 
 @dataclass
@@ -65,7 +75,14 @@ class Services:
 
 def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     credential = make_credential(config)
-    client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
+    # The SDK's own client and middleware, over a transport that counts each request sent (shared/metrics.py).
+    wire = MeteredTransport(httpx.AsyncHTTPTransport(http2=True))
+    http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(timeout=GRAPH_TIMEOUT, transport=wire),
+        options=GRAPH_ADAPTER_OPTIONS,
+    )
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE])
+    client = GraphServiceClient(request_adapter=GraphRequestAdapter(auth, client=http))
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
     gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from shared import metrics
 from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.errors import FieldError, ServiceError, invalid_field
@@ -492,6 +493,7 @@ class WatchPoller:
                     delivery_id(watch.id, delivery.key),
                     self._clock.now(),
                 )
+                metrics.watch_delivery(answer.outcome)
                 if answer.outcome != "delivered":
                     break
                 await self._store.settle(delivery, "sent", self._clock.now())
@@ -567,6 +569,7 @@ class WatchPoller:
         cut short), and the watch stays for its owner to see (GET /api/watches/{id}) until
         RETENTION_DAYS."""
         log.warning("poll_watches: a watch was disabled (its callback failed)")
+        metrics.watch_disabled()
         await self._store.drop_pending(watch.id, now)
         await self._audit.append(
             now, POLL_CALLER, _subject(watch), "", "watch.disable", "callbackFailed", watch_id=watch.id

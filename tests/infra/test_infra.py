@@ -39,6 +39,7 @@ NOT_SET = {
     "TABLES_CONNECTION_STRING",  # no keys: TABLES_ENDPOINT with the managed identity instead
     "WEBSITE_AUTH_ENABLED",  # App Service sets it when its Authentication is on
     "SDK_LOG_LEVEL",  # WARNING by default; set in the portal only while debugging
+    "METRICS_CONSOLE",  # the local stack's console exporter; Azure has Application Insights
 }
 
 # Settings the template sets for the Functions host and Application Insights, not for the code.
