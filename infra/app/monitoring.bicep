@@ -1,6 +1,7 @@
-// Monitoring of the deployed app: log alerts on what it writes to Application Insights (its log lines and
-// the host's request records), an availability test of GET /api/health with its alert, a workbook, and the
-// action group every alert notifies. What each alert means and what to do: docs/operations.md.
+// Monitoring of the deployed app: metric alerts on the app's own OpenTelemetry metrics (shared/metrics.py),
+// log alerts on what it writes to Application Insights (its log lines and the host's request records), an
+// availability test of GET /api/health with its alert, a workbook, and the action group every alert
+// notifies. What each alert means and what to do: docs/operations.md.
 param location string
 param tags object = {}
 param applicationInsightsName string
@@ -8,7 +9,7 @@ param applicationInsightsName string
 param healthUrl string
 @description('Where alerts are e-mailed; empty: no receiver (alerts show in the portal only).')
 param alertEmail string = ''
-@description('Graph 429s (after the SDK\'s retries) in 15 minutes that raise the throttling alert.')
+@description('Graph 429s (every one Graph answered, SDK retries included) in 15 minutes that raise the throttling alert.')
 param graphThrottleAlertThreshold int = 10
 param resourceToken string
 
@@ -35,6 +36,82 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// The app's own counters (customMetrics, namespace azure.applicationinsights), where one counter is the
+// event: exact (metrics are aggregated in the app, never sampled), every minute, no query to run. Each rule
+// fires when the counter's total over the window reaches the threshold. Until the app has sent a metric
+// it does not exist, hence skipMetricValidation.
+var metricAlerts = [
+  {
+    name: 'schedule-failed-for-good'
+    displayName: 'A schedule failed for good'
+    severity: 2
+    metric: 'presence.schedules.failed_for_good'
+    threshold: 1
+    windowSize: 'PT15M'
+    evaluationFrequency: 'PT5M'
+  }
+  {
+    name: 'watch-disabled'
+    displayName: 'A presence watch was disabled'
+    severity: 3
+    metric: 'presence.watches.disabled'
+    threshold: 1
+    windowSize: 'PT5M'
+    evaluationFrequency: 'PT1M'
+  }
+  {
+    name: 'graph-throttled'
+    displayName: 'Graph throttling the app (429)'
+    severity: 2
+    metric: 'presence.graph.throttles'
+    threshold: graphThrottleAlertThreshold
+    windowSize: 'PT15M'
+    evaluationFrequency: 'PT5M'
+  }
+]
+
+resource metricAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = [
+  for alert in metricAlerts: {
+    name: 'alert-${alert.name}-${resourceToken}'
+    location: 'global'
+    tags: tags
+    properties: {
+      description: 'What it means and what to do: docs/operations.md, "${alert.name}".'
+      severity: alert.severity
+      enabled: true
+      scopes: [
+        applicationInsights.id
+      ]
+      evaluationFrequency: alert.evaluationFrequency
+      windowSize: alert.windowSize
+      criteria: {
+        'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+        allOf: [
+          {
+            criterionType: 'StaticThresholdCriterion'
+            name: alert.name
+            metricNamespace: 'azure.applicationinsights'
+            metricName: alert.metric
+            timeAggregation: 'Total'
+            operator: 'GreaterThanOrEqual'
+            threshold: alert.threshold
+            skipMetricValidation: true
+          }
+        ]
+      }
+      autoMitigate: true
+      actions: [
+        {
+          actionGroupId: actionGroup.id
+        }
+      ]
+    }
+  }
+]
+
+// Log alerts where no one counter is the signal: renewals-failing and schedules-failing also count storage
+// trouble and ticks that failed outright (warnings and failed requests, not Graph refusals alone), and
+// health-failing reads the host's request records, which exist even when the app's code never runs.
 // Each query sums itemCount (what sampling kept stands for itemCount records) into `events`; the rule fires
 // when the total over the window reaches the threshold.
 var logAlerts = [
@@ -55,24 +132,6 @@ var logAlerts = [
     threshold: 5
     windowSize: 'PT1H'
     evaluationFrequency: 'PT15M'
-  }
-  {
-    name: 'watch-disabled'
-    displayName: 'A presence watch was disabled'
-    severity: 3
-    query: loadTextContent('monitoring/watch-disabled.kql')
-    threshold: 1
-    windowSize: 'PT5M'
-    evaluationFrequency: 'PT5M'
-  }
-  {
-    name: 'graph-throttled'
-    displayName: 'Graph throttling the app (429)'
-    severity: 2
-    query: loadTextContent('monitoring/graph-throttled.kql')
-    threshold: graphThrottleAlertThreshold
-    windowSize: 'PT15M'
-    evaluationFrequency: 'PT5M'
   }
   {
     name: 'health-failing'

@@ -1,35 +1,51 @@
 """infra/app/monitoring.bicep checked without bicep: the alert rules exist with their thresholds and notify
-the action group, and each rule's query reads what the app really writes (its log lines, its functions'
-names), checked against the code; the workbook's queries too; docs/operations.md has a runbook entry per
+the action group, and each rule reads what the app really writes (its log lines, its functions' names, its
+metrics), checked against the code; the workbook's queries too; docs/operations.md has a runbook entry per
 alert."""
 
 from __future__ import annotations
 
 import ast
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
 
 import pytest
-from kiota_abstractions.api_error import APIError
 
-from shared import graph
+from shared import metrics
 from tests.infra.test_infra import INFRA, MAIN, ROOT, block, literal, module_body, parameters_file, params_of
+from tests.recorded_metrics import Recorded, reader
 
 MONITORING = INFRA / "app" / "monitoring.bicep"
 QUERIES = INFRA / "app" / "monitoring"
 RUNBOOK = ROOT / "docs" / "operations.md"
-ALERTS = {"renewals-failing", "schedules-failing", "watch-disabled", "graph-throttled", "health-failing"}
+LOG_ALERTS = {"renewals-failing", "schedules-failing", "health-failing"}
+METRIC_ALERTS = {"schedule-failed-for-good", "watch-disabled", "graph-throttled"}
+ALERTS = LOG_ALERTS | METRIC_ALERTS
 KQL_STRING = r'"((?:[^"\\]|\\.)*)"'
 
 
 def log_alerts() -> dict[str, dict[str, str]]:
     """The entries of `var logAlerts = [...]`, each as {property: Bicep expression}."""
+    return alert_entries("logAlerts")
+
+
+def metric_alerts() -> dict[str, dict[str, str]]:
+    """The entries of `var metricAlerts = [...]`, each as {property: Bicep expression}."""
+    return alert_entries("metricAlerts")
+
+
+def metric_names() -> dict[str, str]:
+    """The metrics shared/metrics.py creates: name -> counter or histogram."""
+    source = (ROOT / "shared" / "metrics.py").read_text()
+    return {name: kind for kind, name in re.findall(r'create_(counter|histogram)\(\s*"([^"]+)"', source)}
+
+
+def alert_entries(variable: str) -> dict[str, dict[str, str]]:
     text = MONITORING.read_text()
-    body = block(text, text.index("var logAlerts = ["))
+    body = block(text, text.index(f"var {variable} = ["))
     entries = re.findall(r"^  \{\n(.*?)^  \}", body, re.M | re.S)
     return {
         (props := dict(re.findall(r"^    (\w+): (.+)$", entry, re.M)))["name"].strip("'"): props
@@ -91,13 +107,16 @@ def message_prefixes(query: str) -> set[str]:
 
 
 def test_every_alert_the_issue_names_is_a_rule():
-    assert set(log_alerts()) == ALERTS
+    assert set(log_alerts()) == LOG_ALERTS
+    assert set(metric_alerts()) == METRIC_ALERTS
     text = MONITORING.read_text()
     assert "resource logAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [" in text
     assert "for alert in logAlerts:" in text
+    assert "resource metricAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = [" in text
+    assert "for alert in metricAlerts:" in text
 
 
-@pytest.mark.parametrize("name", sorted(ALERTS))
+@pytest.mark.parametrize("name", sorted(LOG_ALERTS))
 def test_each_rule_sums_its_events_and_has_a_window_and_threshold(name):
     alert = log_alerts()[name]
     query = query_of(alert)
@@ -121,6 +140,61 @@ def test_the_rules_measure_events_and_notify_the_action_group():
     assert "autoMitigate: true" in rule
 
 
+@pytest.mark.parametrize("name", sorted(METRIC_ALERTS))
+def test_each_metric_rule_totals_a_counter_the_app_creates(name):
+    alert = metric_alerts()[name]
+    metric = alert["metric"].strip("'")
+    assert metric_names().get(metric) == "counter", metric
+    assert re.fullmatch(r"'PT(1|5|15|30)M'|'PT1H'", alert["evaluationFrequency"])
+    assert re.fullmatch(r"'PT(1|5|15|30)M'|'PT(1|6|12|24)H'", alert["windowSize"])
+    assert int(alert["severity"]) in range(0, 5)
+    assert alert["threshold"].isdigit() or alert["threshold"] == "graphThrottleAlertThreshold"
+
+
+def test_the_metric_rules_read_application_insights_custom_metrics_and_notify_the_action_group():
+    text = MONITORING.read_text()
+    rule = block(text, text.index("resource metricAlert "))
+    assert "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'" in rule
+    assert "metricNamespace: 'azure.applicationinsights'" in rule
+    assert "metricName: alert.metric" in rule
+    assert "timeAggregation: 'Total'" in rule
+    assert "operator: 'GreaterThanOrEqual'" in rule
+    assert "threshold: alert.threshold" in rule
+    assert "skipMetricValidation: true" in rule  # the metric exists once the app has sent it
+    assert re.search(r"scopes: \[\s*applicationInsights\.id\s*\]", rule)
+    assert "actionGroupId: actionGroup.id" in rule
+    assert "autoMitigate: true" in rule
+
+
+def rule_metric(name: str) -> str:
+    return metric_alerts()[name]["metric"].strip("'")
+
+
+@pytest.mark.parametrize(
+    ("name", "fires", "does_not"),
+    [
+        (
+            "graph-throttled",
+            lambda: metrics.graph_call("setPresence", "429"),
+            lambda: metrics.graph_call("setPresence", "503"),
+        ),
+        (
+            "schedule-failed-for-good",
+            lambda: metrics.schedule_failed("start", "graphError", for_good=True),
+            lambda: metrics.schedule_failed("start", "graphError", for_good=False),
+        ),
+        ("watch-disabled", metrics.watch_disabled, lambda: metrics.watch_delivery("failed")),
+    ],
+)
+def test_each_metric_rule_moves_with_its_event_only(name, fires, does_not):
+    reader()
+    recorded = Recorded()
+    does_not()
+    assert recorded.total(rule_metric(name)) == 0
+    fires()
+    assert recorded.total(rule_metric(name)) == 1
+
+
 def test_the_action_group_mails_the_given_address_only_when_there_is_one():
     text = MONITORING.read_text()
     group = block(text, text.index("resource actionGroup "))
@@ -135,6 +209,7 @@ def test_the_action_group_mails_the_given_address_only_when_there_is_one():
 
 def test_the_throttling_threshold_is_a_parameter():
     assert parameters_file()["graphThrottleAlertThreshold"]["value"] == "${GRAPH_THROTTLE_ALERT_THRESHOLD=10}"
+    assert metric_alerts()["graph-throttled"]["threshold"] == "graphThrottleAlertThreshold"
     assert "graphThrottleAlertThreshold: graphThrottleAlertThreshold" in module_body(MAIN, "alerts")
 
 
@@ -165,7 +240,8 @@ def functions() -> set[str]:
 
 
 def test_the_queries_name_functions_the_app_registers(functions):
-    queries = [query_of(alert) for alert in log_alerts().values()] + workbook_queries()
+    logs = [q for q in workbook_queries() if not q.startswith("customMetrics")]  # there `name` is a metric's
+    queries = [query_of(alert) for alert in log_alerts().values()] + logs
     named = set().union(*(names_compared(q) for q in queries))
     assert named
     assert named - functions == set()
@@ -185,20 +261,22 @@ def test_the_message_filters_are_the_starts_of_lines_the_app_logs():
     formats = log_formats()
     queries = [query_of(alert) for alert in log_alerts().values()] + workbook_queries()
     prefixes = set().union(*(message_prefixes(q) for q in queries))
-    assert "poll_watches: a watch was disabled" in message_prefixes(query_of(log_alerts()["watch-disabled"]))
     for prefix in prefixes:
         assert any(line.startswith(prefix) for fmt in formats for line in renderings(fmt, prefix)), prefix
 
 
-def test_the_throttling_rule_matches_the_line_a_graph_429_really_logs(caplog):
-    with caplog.at_level(logging.WARNING, logger=graph.__name__):
-        error = graph._graph_error(APIError(response_status_code=429), "Presence.ReadWrite.All")
-    assert error.status == 429
-    [prefix] = message_prefixes(query_of(log_alerts()["graph-throttled"]))
-    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
-    with caplog.at_level(logging.WARNING, logger=graph.__name__):
-        graph._graph_error(APIError(response_status_code=503), "Presence.ReadWrite.All")
-    assert not caplog.records[-1].getMessage().startswith(prefix)  # a 503 is not a throttle
+def test_the_workbook_reads_metrics_the_app_creates_by_their_attributes():
+    queries = [q for q in workbook_queries() if q.startswith("customMetrics")]
+    assert len(queries) >= 5
+    source = (ROOT / "shared" / "metrics.py").read_text()
+    for query in queries:
+        named = set(re.findall(rf"\bname == {KQL_STRING}", query))
+        for group in re.findall(r"\bname in \(([^)]*)\)", query):
+            named |= set(re.findall(KQL_STRING, group))
+        assert named, query
+        assert named <= set(metric_names()), named - set(metric_names())
+        for dimension in re.findall(r"customDimensions\.(\w+)", query):
+            assert f'"{dimension}"' in source, dimension  # an attribute the app records
 
 
 def test_the_workbook_reads_the_timers_summary_lines():
