@@ -172,9 +172,9 @@ def _claims(header: str) -> dict[str, list[str]]:
         raise _unauthenticated("The client principal has no claims.")
     if str(document.get("auth_typ", "")).lower() != "aad":
         raise _unauthenticated("The client principal is not from Microsoft Entra ID.")
-    # role_typ names the claim type App Service put the roles in: only ever one of the role claim types
-    # (honouring any other, say "scp" or "oid", would let a claim of that kind pass as a role).
-    role_type = document.get("role_typ") if str(document.get("role_typ")).lower() in _ROLE_TYPES else None
+    # role_typ names the claim type App Service put the roles in. Only the role claim types ever count,
+    # whatever role_typ says (honouring another, say "scp", "oid" or a missing role_typ read as "none",
+    # would let a claim of that kind pass as a role).
     claims: dict[str, list[str]] = {}
     for claim in document["claims"]:
         if not isinstance(claim, dict) or not isinstance(claim.get("typ"), str):
@@ -183,7 +183,7 @@ def _claims(header: str) -> dict[str, list[str]]:
         if not isinstance(value, str):
             raise _unauthenticated("A claim of the client principal is malformed.")
         kind = claim["typ"].lower()
-        if kind == str(role_type).lower() or kind in _ROLE_TYPES:
+        if kind in _ROLE_TYPES:
             claims.setdefault("roles", []).extend(_values(value))  # a JSON array only here
         else:
             claims.setdefault(kind, []).append(value)

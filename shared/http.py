@@ -117,13 +117,28 @@ def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_M
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ServiceError(415, "unsupportedMediaType", "The body must be application/json.")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ServiceError(400, "invalidJson", f"The body is not valid JSON: {exc}.") from None
+        raise invalid_field("invalidJson", "body", f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+    except RecursionError:
+        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
+
+
+# No number the API takes has more digits than this; a longer one is kept as an infinity, so the model
+# refuses it naming its field (Python's int() refuses over 4,300 digits with a ValueError: a 500 before).
+_MAX_INT_DIGITS = 100
+
+
+def _bounded_int(text: str) -> int | float:
+    if len(text) > _MAX_INT_DIGITS:
+        return float("-inf") if text.startswith("-") else float("inf")
+    return int(text)
 
 
 def validation_problem(exc: ValidationError) -> ServiceError:
