@@ -6,7 +6,6 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from shared.config import is_loopback_url
 from shared.errors import ServiceError
 from shared.http import json_response, route
 from shared.models import Health, HealthChecks
@@ -31,6 +30,8 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 
 @route(bp, OPENAPI)
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    url = urlparse(req.url)
-    scheme = "http" if is_loopback_url(req.url) else "https"
-    return json_response(swagger(url.netloc or None, scheme, services().settings.caller_auth))
+    # The app's own address, never the request's Host header; without one the document names no host
+    # (Swagger 2.0: then it is the host that served it).
+    config = services().settings
+    origin = urlparse(config.public_origin or "https://")
+    return json_response(swagger(origin.netloc or None, origin.scheme, config.caller_auth))

@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared.auth import Caller, authorize, permit
 from shared.errors import ServiceError
-from shared.http import json_response, next_link, no_content, page_size, parse_body, route
+from shared.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
 from shared.models import WatchChange, WatchInput, WatchList
 from shared.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.service import services
@@ -30,8 +30,8 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
     limit = None if caller.unrestricted("read") else MAX_WATCHES_PER_USER
     watch = await services().watches.create(caller.name, body, targets, limit=limit)
     # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
-    origin = urlparse(req.url)._replace(path=f"/api/watches/{watch.id}", query="", fragment="").geturl()
-    return json_response(watch, status=201, headers={"Location": origin})
+    location = public_url(f"{urlparse(req.url).path.rstrip('/')}/{watch.id}")
+    return json_response(watch, status=201, headers={"Location": location})
 
 
 @route(bp, LIST_WATCHES)

@@ -100,12 +100,19 @@ def page_size(value: str | None) -> int:
     return int(value)
 
 
+def public_url(path: str, query: str = "") -> str:
+    """An absolute URL of this app: its configured public address (WEBSITE_HOSTNAME), never the request's
+    Host header (which a caller writes). Without one, the path alone (a relative reference)."""
+    origin = settings().public_origin or ""
+    return f"{origin}{path}" + (f"?{query}" if query else "")
+
+
 def next_link(req: func.HttpRequest, query: dict[str, str | None], last: str | None) -> str | None:
-    """The URL of a list's next page: this request's, with its filters and the cursor `after`."""
+    """The URL of a list's next page: this route, with its filters and the cursor `after`."""
     if last is None:
         return None
     params = {k: v for k, v in {**query, "after": last}.items() if v}
-    return urlparse(req.url)._replace(query=urlencode(params)).geturl()
+    return public_url(urlparse(req.url).path, urlencode(params))
 
 
 def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -> M:
