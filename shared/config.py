@@ -66,6 +66,8 @@ class Settings(BaseModel):
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
     retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")
     user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
+    # GET /api/health (anonymous) checks storage and Graph at most once per this many seconds.
+    health_check_seconds: int = Field(30, ge=5, le=3600, alias="HEALTH_CHECK_SECONDS")
     # The app's own public address (host[:port]): App Service sets it, the local host sets its own.
     # Absolute URLs the service answers (Location, nextLink, the OpenAPI host) are built from it, never
     # from the request's Host header.

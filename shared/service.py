@@ -3,7 +3,6 @@ Handlers and timers reach everything through `services()`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from shared.config import Settings, settings
 from shared.directory import UserDirectory
 from shared.errors import ServiceError
 from shared.graph import PresenceGateway
+from shared.health import HealthProbe
 from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
@@ -48,19 +48,7 @@ class Services:
     watches: WatchService
     watcher: WatchPoller
 
-    async def health(self) -> dict[str, bool]:
-        """Whether storage and Graph answer, each within 10 s, checked at the same time."""
-
-        async def ok(check: Awaitable[None]) -> bool:
-            try:
-                await asyncio.wait_for(check, timeout=10)
-            except Exception as exc:  # a health check reports any failure, it never raises
-                log.warning("health check failed: %s", type(exc).__name__)
-                return False
-            return True
-
-        storage, graph = await asyncio.gather(ok(self.tables.ping()), ok(self.gateway.ping()))
-        return {"storage": storage, "graph": graph}
+    health: HealthProbe
 
 
 def build_services(config: Settings, clock: Clock = system_clock) -> Services:
@@ -115,6 +103,10 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         disable_after=timedelta(hours=config.watch_disable_after_hours),
         allow_loopback_http=config.graph_is_loopback,
     )
+    # Whether storage and Graph answer, at most once per HEALTH_CHECK_SECONDS whatever the traffic.
+    health = HealthProbe(
+        {"storage": tables.ping, "graph": gateway.ping}, clock, timedelta(seconds=config.health_check_seconds)
+    )
     return Services(
         config,
         clock,
@@ -128,6 +120,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         trail,
         watches,
         watcher,
+        health,
     )
 
 
