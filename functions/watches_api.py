@@ -13,7 +13,6 @@ from shared.models import WatchChange, WatchInput, WatchList
 from shared.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.service import services
 from shared.watch_store import WatchRecord
-from shared.watching import MAX_WATCHES_PER_USER
 
 bp = func.Blueprint()
 
@@ -27,7 +26,9 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
         caller.require("read")  # a group's members are not known up front: only callers who may read anyone
     else:
         await permit(caller, "read", targets, services().directory)
-    limit = None if caller.unrestricted("read") else MAX_WATCHES_PER_USER
+    # A signed-in user (who may watch only herself) has at most MAX_WATCHES_PER_USER; apps and function
+    # keys, whose watches are a tenant's flows, are not counted.
+    limit = None if caller.unrestricted("read") else services().settings.max_watches_per_user
     watch = await services().watches.create(caller.name, body, targets, limit=limit)
     # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
     location = public_url(f"{urlparse(req.url).path.rstrip('/')}/{watch.id}")

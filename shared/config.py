@@ -66,6 +66,12 @@ class Settings(BaseModel):
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
     retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")
     user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
+    # How long "Graph knows no such UPN" is trusted (0: never cached); short, since the user may be made.
+    user_cache_miss_minutes: int = Field(5, ge=0, le=24 * 60, alias="USER_CACHE_MISS_MINUTES")
+    # Caps that hold under concurrency (shared/quota.py): live schedules per user, whoever makes them;
+    # watches per signed-in user (apps' and function keys' watches are a tenant's flows: not counted).
+    max_schedules_per_user: int = Field(100, ge=1, le=10_000, alias="MAX_SCHEDULES_PER_USER")
+    max_watches_per_user: int = Field(20, ge=1, le=1000, alias="MAX_WATCHES_PER_USER")
     # GET /api/health (anonymous) checks storage and Graph at most once per this many seconds.
     health_check_seconds: int = Field(30, ge=5, le=3600, alias="HEALTH_CHECK_SECONDS")
     # The app's own public address (host[:port]): App Service sets it, the local host sets its own.

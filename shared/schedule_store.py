@@ -20,6 +20,7 @@ from shared.tables import Conflict, TableStore, first_rows, guarded, replace_ent
 
 SCHEDULE_ROW = "schedule"
 Status = Literal["scheduled", "active", "completed", "cancelled", "failed"]
+LIVE: frozenset[Status] = frozenset({"scheduled", "active"})  # what counts against MAX_SCHEDULES_PER_USER
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,26 @@ class ScheduleStore:
             if len(found) > top:
                 break
         return found[: top + 1]
+
+    async def count_live(self, user_id: str) -> int:
+        """How many of the user's schedules are still to run or running (scheduled or active): one query
+        of the user's index and a point read each (the per-user cap's reconciliation, seldom)."""
+        index = await self._store.table(self.INDEX)
+        query, params = "PartitionKey eq @pk", {"pk": encode_key(user_id)}
+
+        async def ids() -> list[str]:
+            return [
+                row["RowKey"]
+                async for row in index.query_entities(query, parameters=params, select=["RowKey"])
+            ]
+
+        found = await guarded(ids)
+        live = 0
+        for start in range(0, len(found), 50):
+            for record, _ in await asyncio.gather(*(self.get(i) for i in found[start : start + 50])):
+                if record is not None and record.user_id == user_id and record.status in LIVE:
+                    live += 1
+        return live
 
     async def _list_all(self, status: Status | None, top: int, after: str | None) -> list[ScheduleRecord]:
         table = await self._store.table(self.SUFFIX)

@@ -23,6 +23,7 @@ from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
+from shared.quota import Quotas
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
@@ -58,7 +59,13 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     client.request_adapter.base_url = config.graph_base_url
     gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))
     tables = TableStore(config)
-    directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
+    directory = UserDirectory(
+        gateway,
+        UserCache(tables),
+        clock,
+        timedelta(hours=config.user_cache_hours),
+        timedelta(minutes=config.user_cache_miss_minutes),
+    )
     timeline = Timeline(tables)
     holds = HoldStore(tables, timeline)
     audit = AuditLog(tables)
@@ -74,8 +81,16 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
+    quotas = Quotas(tables, clock)
     schedules = ScheduleService(
-        ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock
+        ScheduleStore(tables),
+        IdempotencyStore(tables),
+        timeline,
+        directory,
+        audit,
+        clock,
+        quotas=quotas,
+        max_per_user=config.max_schedules_per_user,
     )
     engine = ScheduleEngine(
         schedules.store,
@@ -91,7 +106,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     watch_store = WatchStore(tables)
     # Plain http callbacks only where the whole stack is local (the Graph emulator on loopback).
     watches = WatchService(
-        watch_store, directory, gateway, audit, clock, allow_loopback_http=config.graph_is_loopback
+        watch_store, directory, gateway, audit, clock, quotas, allow_loopback_http=config.graph_is_loopback
     )
     watcher = WatchPoller(
         watch_store,
