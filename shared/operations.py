@@ -340,7 +340,7 @@ HEALTH = Operation(
     "GET",
     "health",
     "Check the service's health",
-    "Checks Table storage and Microsoft Graph; 503 names the failing check. Never reveals configuration.",
+    "Up (200) or down (503): storage and Graph, checked at most once per HEALTH_CHECK_SECONDS. Nothing more.",
     "Meta",
     Health,
     anonymous=True,
