@@ -49,26 +49,36 @@ class Quotas:
         the owner's real rows, for when the counter says full."""
         table = await self._store.table(SUFFIX)
         keys = (kind, encode_key(owner))
-        async with self._turns.setdefault(keys, asyncio.Lock()):
-            for _ in range(_ROUNDS):
-                row = await _read(table, *keys)
-                now = self._clock.now()
-                used = int(row["Used"]) if row else 0
+        turn = self._turns.setdefault(keys, asyncio.Lock())
+        try:
+            async with turn:
+                await self._take(table, keys, limit, count, full)
+        finally:
+            if not turn.locked():
+                self._turns.pop(keys, None)  # bounded by the owners taking right now
+
+    async def _take(
+        self, table: Any, keys: tuple[str, str], limit: int, count: Count, full: ServiceError
+    ) -> None:
+        for _ in range(_ROUNDS):
+            row = await _read(table, *keys)
+            now = self._clock.now()
+            used = int(row["Used"]) if row else 0
+            if used >= limit:
+                changed: datetime = row["ChangedAt"] if row else now
+                if changed <= now < changed + RECONCILE_AFTER:
+                    raise _with_retry(full, changed + RECONCILE_AFTER - now)
+                used = await count()
                 if used >= limit:
-                    changed: datetime = row["ChangedAt"] if row else now
-                    if changed <= now < changed + RECONCILE_AFTER:
-                        raise _with_retry(full, changed + RECONCILE_AFTER - now)
-                    used = await count()
-                    if used >= limit:
-                        with contextlib.suppress(Conflict):  # counted: not again for RECONCILE_AFTER
-                            await _write(table, keys, used, now, row)
-                        raise _with_retry(full, RECONCILE_AFTER)
-                    log.info("quota %s reconciled to %d", kind, used)
-                try:
-                    await _write(table, keys, used + 1, now, row)
-                    return
-                except Conflict:
-                    await _pause()
+                    with contextlib.suppress(Conflict):  # counted: not again for RECONCILE_AFTER
+                        await _write(table, keys, used, now, row)
+                    raise _with_retry(full, RECONCILE_AFTER)
+                log.info("quota %s reconciled to %d", keys[0], used)
+            try:
+                await _write(table, keys, used + 1, now, row)
+                return
+            except Conflict:
+                await _pause()
         raise ServiceError(
             409, "quotaBusy", "Too many requests at once for this owner; retry.", headers={"Retry-After": "1"}
         )
