@@ -4,7 +4,7 @@ claim about itself (its Host header)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +14,8 @@ import pytest
 from localdev.graph import EmulatorControl
 from localdev.graph.demo import ALICE_ID, CAROL_ID, DAVE_ID
 from localdev.stack import Stack
-from tests.e2e.conftest import KEY, REPO, Api
-from tests.e2e.test_callers import AUDIENCE, TENANT, signed_in
+from tests.e2e.conftest import Api
+from tests.e2e.test_callers import entra_stack, signed_in  # noqa: F401 (entra_stack: a fixture)
 
 ALICE_UPN = "alice@contoso.test"
 HOOK = "https://hooks.example.test/flow"
@@ -75,24 +75,12 @@ async def test_json_nested_past_the_recursion_limit_is_a_400(api, graph):
 # --- a signed-in user pushing (items 1 and 4) ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def entra_stack() -> Iterator[Stack]:
-    env = {
-        "CALLER_AUTH": "entra",
-        "WEBSITE_AUTH_ENABLED": "true",
-        "ENTRA_TENANT_ID": TENANT,
-        "ENTRA_AUDIENCES": AUDIENCE,
-    }
-    with Stack(app_dir=REPO, function_key=KEY, run_timers=False, env=env) as running:
-        running.start()
-        yield running
-
-
 @pytest.fixture
-async def entra(entra_stack: Stack) -> AsyncIterator[tuple[Api, EmulatorControl]]:
-    async with aiohttp.ClientSession() as session, EmulatorControl(entra_stack.graph_url) as graph:
+async def entra(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Api, EmulatorControl]]:
+    stack: Stack = request.getfixturevalue("entra_stack")  # test_callers' fixture: one per module
+    async with aiohttp.ClientSession() as session, EmulatorControl(stack.graph_url) as graph:
         await graph.reset()
-        yield Api(session, entra_stack.host_url), graph
+        yield Api(session, stack.host_url), graph
 
 
 def as_user(object_id: str, upn: str) -> dict[str, str]:
