@@ -40,6 +40,7 @@ NOT_SET = {
     "AZURE_CLIENT_ID",  # the identity is system-assigned: no client id to name
     "TABLES_CONNECTION_STRING",  # no keys: TABLES_ENDPOINT with the managed identity instead
     "WEBSITE_AUTH_ENABLED",  # App Service sets it when its Authentication is on
+    "WEBSITE_HOSTNAME",  # App Service sets it: the app's own public host name
 }
 
 # Settings the template sets for the Functions host and Application Insights, not for the code.
@@ -276,6 +277,10 @@ def test_each_tunable_has_a_parameter_with_the_codes_default_and_bounds():
         "MAX_HOLD_DAYS",
         "RETENTION_DAYS",
         "USER_CACHE_HOURS",
+        "USER_CACHE_MISS_MINUTES",
+        "MAX_SCHEDULES_PER_USER",
+        "MAX_WATCHES_PER_USER",
+        "HEALTH_CHECK_SECONDS",
         "PRESENCE_SESSION_ID",
     }
     assert set(tunables()) == expected
