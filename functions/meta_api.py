@@ -8,7 +8,6 @@ from urllib.parse import urlparse
 import azure.functions as func
 
 from shared.auth import authorize
-from shared.config import is_loopback_url
 from shared.errors import ServiceError, invalid_field
 from shared.http import json_response, route
 from shared.models import ActivityChoice, ActivityList, Health, HealthChecks, TimeZoneChoice, TimeZoneList
@@ -23,23 +22,22 @@ bp = func.Blueprint()
 
 @route(bp, HEALTH)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    checks = await services().health()
-    states = {name: "ok" if ok else "failed" for name, ok in checks.items()}
+    # Anonymous callers learn up or down, nothing more: which check failed is in the log (a warning).
+    checks = await services().health.state()
     if all(checks.values()):
-        return json_response(Health(status="ok", checks=HealthChecks(**states)))
-    failing = ", ".join(name for name, ok in checks.items() if not ok)
-    raise ServiceError(
-        503, "unhealthy", f"Failing: {failing}.", headers={"Retry-After": "30"}, extensions={"checks": states}
-    )
+        return json_response(Health(status="ok", checks=HealthChecks(storage="ok", graph="ok")))
+    retry = str(services().settings.health_check_seconds)
+    raise ServiceError(503, "unhealthy", "The service is unavailable.", headers={"Retry-After": retry})
 
 
 @route(bp, OPENAPI)
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    url = urlparse(req.url)
-    scheme = "http" if is_loopback_url(req.url) else "https"
+    # The app's own address, never the request's Host header; without one the document names no host
+    # (Swagger 2.0: then it is the host that served it).
     config = services().settings
+    origin = urlparse(config.public_origin or "https://")
     limits = {"max_hold_days": config.max_hold_days, "tenant": config.entra_tenant_id or "common"}
-    return json_response(swagger(url.netloc or None, scheme, config.caller_auth, **limits))
+    return json_response(swagger(origin.netloc or None, origin.scheme, config.caller_auth, **limits))
 
 
 @route(bp, LIST_TIME_ZONES)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import azure.functions as func
 
 from shared.auth import Caller, authorize, permit
 from shared.errors import ServiceError
-from shared.http import json_response, next_link, no_content, page_size, parse_body, route
+from shared.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
 from shared.models import ScheduleFields, ScheduleInput, ScheduleList
 from shared.operations import (
     CANCEL_SCHEDULE,
@@ -27,7 +29,8 @@ async def create_schedule(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_body(req, ScheduleInput)
     await permit(caller, "write", [parse_user(body.user)], services().directory)
     schedule = await services().schedules.create(caller.name, body, req.headers.get("idempotency-key"))
-    return json_response(schedule, status=201, headers={"Location": f"/api/schedules/{schedule.id}"})
+    location = public_url(f"{urlparse(req.url).path.rstrip('/')}/{schedule.id}")
+    return json_response(schedule, status=201, headers={"Location": location})
 
 
 @route(bp, LIST_SCHEDULES)

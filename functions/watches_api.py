@@ -8,12 +8,11 @@ import azure.functions as func
 
 from shared.auth import Caller, authorize, permit
 from shared.errors import ServiceError
-from shared.http import json_response, next_link, no_content, page_size, parse_body, route
+from shared.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
 from shared.models import WatchChange, WatchInput, WatchList
 from shared.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.service import services
 from shared.watch_store import WatchRecord
-from shared.watching import MAX_WATCHES_PER_USER
 
 bp = func.Blueprint()
 
@@ -27,11 +26,13 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
         caller.require("read")  # a group's members are not known up front: only callers who may read anyone
     else:
         await permit(caller, "read", targets, services().directory)
-    limit = None if caller.unrestricted("read") else MAX_WATCHES_PER_USER
+    # A signed-in user (who may watch only herself) has at most MAX_WATCHES_PER_USER; apps and function
+    # keys, whose watches are a tenant's flows, are not counted.
+    limit = None if caller.unrestricted("read") else services().settings.max_watches_per_user
     watch = await services().watches.create(caller.name, body, targets, limit=limit)
     # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
-    origin = urlparse(req.url)._replace(path=f"/api/watches/{watch.id}", query="", fragment="").geturl()
-    return json_response(watch, status=201, headers={"Location": origin})
+    location = public_url(f"{urlparse(req.url).path.rstrip('/')}/{watch.id}")
+    return json_response(watch, status=201, headers={"Location": location})
 
 
 @route(bp, LIST_WATCHES)

@@ -131,6 +131,26 @@ param retentionDays int = 30
 @maxValue(720)
 param userCacheHours int = 24
 
+@description('Minutes "no such UPN" is trusted (0: never cached).')
+@minValue(0)
+@maxValue(1440)
+param userCacheMissMinutes int = 5
+
+@description('Schedules still to run per user, whoever makes them.')
+@minValue(1)
+@maxValue(10000)
+param maxSchedulesPerUser int = 100
+
+@description('Watches a signed-in user may have (apps and function keys are not counted).')
+@minValue(1)
+@maxValue(1000)
+param maxWatchesPerUser int = 20
+
+@description('Seconds between two checks of storage and Graph by GET /api/health, whatever the traffic.')
+@minValue(5)
+@maxValue(3600)
+param healthCheckSeconds int = 30
+
 @description('Optional sessionId (a GUID) for setPresence; empty: the token\'s application id.')
 param presenceSessionId string = ''
 
@@ -156,7 +176,8 @@ var apiClientId = enableEntraAuth && empty(trim(entraClientId))
 var audiences = !empty(trim(entraAudiences)) ? entraAudiences : 'api://${apiClientId},${apiClientId}'
 
 // What the code reads (shared/config.py Settings). GRAPH_BASE_URL keeps its default; AZURE_CLIENT_ID (the
-// user-assigned identity) is set in app/api.bicep; WEBSITE_AUTH_ENABLED is App Service's own.
+// user-assigned identity) is set in app/api.bicep; WEBSITE_AUTH_ENABLED and WEBSITE_HOSTNAME are App
+// Service's own.
 var callerSettings = enableEntraAuth
   ? {
       CALLER_AUTH: 'entra'
@@ -185,6 +206,10 @@ var appSettings = union(
     MAX_HOLD_DAYS: string(maxHoldDays)
     RETENTION_DAYS: string(retentionDays)
     USER_CACHE_HOURS: string(userCacheHours)
+    USER_CACHE_MISS_MINUTES: string(userCacheMissMinutes)
+    MAX_SCHEDULES_PER_USER: string(maxSchedulesPerUser)
+    MAX_WATCHES_PER_USER: string(maxWatchesPerUser)
+    HEALTH_CHECK_SECONDS: string(healthCheckSeconds)
   },
   callerSettings,
   sessionSettings

@@ -715,6 +715,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
@@ -762,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app_dir = Path(args.app_dir).resolve()
+    # The app's public address, as App Service and the Core Tools set it: the app builds absolute URLs
+    # from it, never from a request's Host header.
+    os.environ["WEBSITE_HOSTNAME"] = f"{_url_host(args.host)}:{args.port}"
     try:
         load_local_settings(app_dir)
         route_prefix = read_route_prefix(app_dir)

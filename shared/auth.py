@@ -122,8 +122,9 @@ async def permit(caller: Caller, access: Access, users: list[UserRef], directory
     caller.require(access, users)
     if caller.unrestricted(access):
         return
-    for user in users:
-        if not user.is_id and await directory.resolve(user) != caller.user_id:
+    # Each distinct UPN once (case-insensitive): a request naming her UPN 10,000 times is one lookup.
+    for user in {u.normalized: u for u in users if not u.is_id}.values():
+        if await directory.resolve(user) != caller.user_id:
             raise ServiceError(403, "forbidden", "This UPN is not yours; use your object id.")
 
 
@@ -172,9 +173,9 @@ def _claims(header: str) -> dict[str, list[str]]:
         raise _unauthenticated("The client principal has no claims.")
     if str(document.get("auth_typ", "")).lower() != "aad":
         raise _unauthenticated("The client principal is not from Microsoft Entra ID.")
-    # role_typ names the claim type App Service put the roles in: only ever one of the role claim types
-    # (honouring any other, say "scp" or "oid", would let a claim of that kind pass as a role).
-    role_type = document.get("role_typ") if str(document.get("role_typ")).lower() in _ROLE_TYPES else None
+    # role_typ names the claim type App Service put the roles in. Only the role claim types ever count,
+    # whatever role_typ says (honouring another, say "scp", "oid" or a missing role_typ read as "none",
+    # would let a claim of that kind pass as a role).
     claims: dict[str, list[str]] = {}
     for claim in document["claims"]:
         if not isinstance(claim, dict) or not isinstance(claim.get("typ"), str):
@@ -183,7 +184,7 @@ def _claims(header: str) -> dict[str, list[str]]:
         if not isinstance(value, str):
             raise _unauthenticated("A claim of the client principal is malformed.")
         kind = claim["typ"].lower()
-        if kind == str(role_type).lower() or kind in _ROLE_TYPES:
+        if kind in _ROLE_TYPES:
             claims.setdefault("roles", []).extend(_values(value))  # a JSON array only here
         else:
             claims.setdefault(kind, []).append(value)

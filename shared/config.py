@@ -25,6 +25,7 @@ DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _NCRONTAB = re.compile(r"^\S+( \S+){5}$")  # six fields: second minute hour day month day-of-week
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_HOSTNAME = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?")
 
 
 class SettingsError(Exception):
@@ -69,6 +70,18 @@ class Settings(BaseModel):
     sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", alias="SDK_LOG_LEVEL")
     # The app's metrics printed to the console (shared/metrics.py) when no Application Insights is set.
     metrics_console: bool = Field(False, alias="METRICS_CONSOLE")
+    # How long "Graph knows no such UPN" is trusted (0: never cached); short, since the user may be made.
+    user_cache_miss_minutes: int = Field(5, ge=0, le=24 * 60, alias="USER_CACHE_MISS_MINUTES")
+    # Caps that hold under concurrency (shared/quota.py): live schedules per user, whoever makes them;
+    # watches per signed-in user (apps' and function keys' watches are a tenant's flows: not counted).
+    max_schedules_per_user: int = Field(100, ge=1, le=10_000, alias="MAX_SCHEDULES_PER_USER")
+    max_watches_per_user: int = Field(20, ge=1, le=1000, alias="MAX_WATCHES_PER_USER")
+    # GET /api/health (anonymous) checks storage and Graph at most once per this many seconds.
+    health_check_seconds: int = Field(30, ge=5, le=3600, alias="HEALTH_CHECK_SECONDS")
+    # The app's own public address (host[:port]): App Service sets it, the local host sets its own.
+    # Absolute URLs the service answers (Location, nextLink, the OpenAPI host) are built from it, never
+    # from the request's Host header.
+    website_hostname: str | None = Field(None, alias="WEBSITE_HOSTNAME")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -113,6 +126,13 @@ class Settings(BaseModel):
             raise ValueError("must be a GUID")
         return value.lower() if value else value
 
+    @field_validator("website_hostname")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is not None and not _HOSTNAME.fullmatch(value.strip()):
+            raise ValueError("must be a host name with an optional port, such as app.azurewebsites.net")
+        return value.strip().lower() if value is not None else None
+
     @field_validator("tables_endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
@@ -154,6 +174,14 @@ class Settings(BaseModel):
     @property
     def graph_is_loopback(self) -> bool:
         return is_loopback_url(self.graph_base_url)
+
+    @property
+    def public_origin(self) -> str | None:
+        """`https://WEBSITE_HOSTNAME` (http on loopback), or None when the app does not know its address."""
+        if self.website_hostname is None:
+            return None
+        origin = f"http://{self.website_hostname}"
+        return origin if is_loopback_url(origin) else f"https://{self.website_hostname}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,6 +1,7 @@
 """Turning what callers write (object ids or UPNs) into object ids: the cache in Table storage first, Graph
 for the rest (one UPN with a direct GET, more in `$batch` calls of 20). A UPN Graph does not know is
-`userNotFound`; misses are not cached (the user may be created)."""
+`userNotFound`, and cached as such for a few minutes only (USER_CACHE_MISS_MINUTES: the user may be
+created): repeating unknown UPNs costs Graph nothing meanwhile."""
 
 from __future__ import annotations
 
@@ -18,11 +19,19 @@ log = logging.getLogger(__name__)
 
 
 class UserDirectory:
-    def __init__(self, gateway: PresenceGateway, cache: UserCache, clock: Clock, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        gateway: PresenceGateway,
+        cache: UserCache,
+        clock: Clock,
+        ttl: timedelta,
+        miss_ttl: timedelta = timedelta(0),
+    ) -> None:
         self._gateway = gateway
         self._cache = cache
         self._clock = clock
         self._ttl = ttl
+        self._miss_ttl = miss_ttl
 
     async def resolve(self, ref: UserRef) -> str:
         result = (await self.resolve_many([ref]))[ref.normalized]
@@ -36,7 +45,7 @@ class UserDirectory:
         upns = sorted({r.normalized for r in refs if not r.is_id})
         if upns:
             cached = await self._cached(upns)
-            resolved.update(cached)
+            resolved.update({upn: user_id or user_not_found(upn) for upn, user_id in cached.items()})
             resolved.update(await self._looked_up([upn for upn in upns if upn not in cached]))
         return resolved
 
@@ -44,7 +53,7 @@ class UserDirectory:
     def _caching(self) -> bool:
         return self._ttl > timedelta(0)  # USER_CACHE_HOURS=0 turns the cache off: no reads, no writes
 
-    async def _cached(self, upns: list[str]) -> dict[str, str]:
+    async def _cached(self, upns: list[str]) -> dict[str, str | None]:
         # The cache saves Graph calls; when storage is down we still answer, from Graph alone.
         if not self._caching:
             return {}
@@ -64,6 +73,9 @@ class UserDirectory:
         else:
             found = await self._gateway.user_ids_for(upns)
         await self._remember({upn: user_id for upn, user_id in found.items() if isinstance(user_id, str)})
+        await self._remember_misses(
+            [upn for upn, e in found.items() if isinstance(e, ServiceError) and e.code == "userNotFound"]
+        )
         return found
 
     async def _look_up_one(self, upn: str) -> str | ServiceError:
@@ -72,6 +84,15 @@ class UserDirectory:
         except ServiceError as error:
             return error
         return user_id if user_id is not None else user_not_found(upn)
+
+    async def _remember_misses(self, upns: list[str]) -> None:
+        # Only "no such user": a throttled or failed lookup says nothing about the user.
+        if not upns or not self._caching or self._miss_ttl <= timedelta(0):
+            return
+        try:
+            await self._cache.put_misses(upns, self._clock.now(), self._miss_ttl)
+        except ServiceError as error:
+            log.warning("user cache not written (%s)", error.code)
 
     async def _remember(self, user_ids: dict[str, str]) -> None:
         if not user_ids or not self._caching:

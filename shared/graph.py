@@ -304,20 +304,36 @@ class PresenceGateway:
 
     async def ping(self) -> None:
         """One cheap call that proves the token, the network and the presence permission. No retries:
-        a health probe must answer quickly, and a flapping Graph is what it should report."""
+        a health probe must answer quickly, and a flapping Graph is what it should report. Graph leaves an
+        unknown id out of the answer; should it refuse the probe id instead (400, 404), it has still
+        accepted the token and the permission: that is an answer too."""
         no_retry = RequestConfiguration(options=[RetryHandlerOption(max_retries=0, should_retry=False)])
-        await self._presence_chunk([_PROBE_ID], no_retry)
+        info = self._presence_request([_PROBE_ID], no_retry)
+
+        async def probe() -> None:
+            try:
+                await self._send_json(info)
+            except APIError as exc:
+                if exc.response_status_code not in (400, 404):
+                    raise
+
+        await self._call(probe, READ_PRESENCE)
 
     async def _presence_chunk(
         self, ids: Sequence[str], config: RequestConfiguration | None = None
     ) -> list[GraphPresence]:
+        info = self._presence_request(ids, config)
+        response = await self._call(lambda: self._send_json(info), READ_PRESENCE)
+        values = response.get("value") if isinstance(response, dict) else None
+        return [_presence_from_json(p, str(p.get("id") or "")) for p in values or [] if isinstance(p, dict)]
+
+    @staticmethod
+    def _presence_request(ids: Sequence[str], config: RequestConfiguration | None) -> RequestInformation:
         info = RequestInformation(Method.POST, "{+baseurl}/communications/getPresencesByUserId", {})
         info.configure(config)
         info.headers.try_add("Accept", "application/json")
         info.set_stream_content(json.dumps({"ids": list(ids)}).encode(), "application/json")
-        response = await self._call(lambda: self._send_json(info), READ_PRESENCE)
-        values = response.get("value") if isinstance(response, dict) else None
-        return [_presence_from_json(p, str(p.get("id") or "")) for p in values or [] if isinstance(p, dict)]
+        return info
 
     async def _call(self, call: Callable[[], Awaitable[T]], permission: str) -> T:
         async with self._limit:

@@ -102,12 +102,19 @@ def page_size(value: str | None) -> int:
     return int(value)
 
 
+def public_url(path: str, query: str = "") -> str:
+    """An absolute URL of this app: its configured public address (WEBSITE_HOSTNAME), never the request's
+    Host header (which a caller writes). Without one, the path alone (a relative reference)."""
+    origin = settings().public_origin or ""
+    return f"{origin}{path}" + (f"?{query}" if query else "")
+
+
 def next_link(req: func.HttpRequest, query: dict[str, str | None], last: str | None) -> str | None:
-    """The URL of a list's next page: this request's, with its filters and the cursor `after`."""
+    """The URL of a list's next page: this route, with its filters and the cursor `after`."""
     if last is None:
         return None
     params = {k: v for k, v in {**query, "after": last}.items() if v}
-    return urlparse(req.url)._replace(query=urlencode(params)).geturl()
+    return public_url(urlparse(req.url).path, urlencode(params))
 
 
 def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_MAX_BODY) -> M:
@@ -119,13 +126,28 @@ def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_M
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ServiceError(415, "unsupportedMediaType", "The body must be application/json.")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ServiceError(400, "invalidJson", f"The body is not valid JSON: {exc}.") from None
+        raise invalid_field("invalidJson", "body", f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+    except RecursionError:
+        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
+
+
+# No number the API takes has more digits than this; a longer one is kept as an infinity, so the model
+# refuses it naming its field (Python's int() refuses over 4,300 digits with a ValueError: a 500 before).
+_MAX_INT_DIGITS = 100
+
+
+def _bounded_int(text: str) -> int | float:
+    if len(text) > _MAX_INT_DIGITS:
+        return float("-inf") if text.startswith("-") else float("inf")
+    return int(text)
 
 
 def validation_problem(exc: ValidationError) -> ServiceError:

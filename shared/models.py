@@ -156,9 +156,26 @@ class UserError(ApiModel):
     message: str = Field(**summary("Message", "Why this user could not be read, in a sentence."))
 
 
+class Duplicate(ApiModel):
+    """Another way the request named a user it had already named: answered once, as first given."""
+
+    user: str = Field(**summary("User", "As given here."))
+    same_as: str = Field(**summary("Same as", "The way the request first named this user."))
+
+
 class PresenceQueryResult(ApiModel):
-    value: list[Presence] = Field(**summary("Presences", "One presence for each user that could be read."))
+    value: list[Presence] = Field(
+        **summary("Presences", "One presence for each distinct user that could be read, as first given.")
+    )
     errors: list[UserError] = Field(**summary("Errors", "Users that could not be read, each with why."))
+    duplicates: list[Duplicate] = Field(
+        default_factory=list,
+        **summary(
+            "Duplicates",
+            "Other spellings of a user already named (another case, or the id of a UPN given): not read "
+            "again; each names the entry that answers it.",
+        ),
+    )
 
 
 CheckState = Literal["ok", "failed"]
@@ -586,7 +603,13 @@ WatchStatus = Literal["active", "disabled"]
 
 class Watch(ApiModel):
     id: str = Field(**summary("Watch id", "Names the watch in Get, Turn Back On and Stop."))
-    users: list[str] | None = Field(None, **summary("Users", "The users watched, as given."))
+    users: list[str] | None = Field(None, **summary("Users", "Each distinct user once, as first given."))
+    duplicates: list[Duplicate] | None = Field(
+        None,
+        **summary(
+            "Duplicates", "Only in the answer to the create: users given again, watched once.", advanced=True
+        ),
+    )
     group: str | None = Field(None, **summary("Group", "The group whose members are watched, if one is."))
     member_count: int = Field(**summary("Members", "How many users are watched."))
     callback_url: str = Field(

@@ -397,8 +397,8 @@ HEALTH = Operation(
     "GET",
     "health",
     "Check the service's health",
-    "Checks the service's Table storage and Microsoft Graph; a failure names the failing check. Never "
-    "reveals configuration.",
+    "Up (200) or down (503) for Table storage and Microsoft Graph, checked at most once per interval "
+    "whatever the traffic. Never says which check failed, never reveals configuration.",
     "Meta",
     Health,
     anonymous=True,

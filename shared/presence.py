@@ -11,7 +11,7 @@ from shared.errors import ServiceError
 from shared.graph import GraphPresence, PresenceGateway
 from shared.holding import HoldService
 from shared.holds import MessageHold
-from shared.models import Presence, PresenceQueryResult, UserError
+from shared.models import Duplicate, Presence, PresenceQueryResult, UserError
 from shared.users import UserRef, parse_user
 
 log = logging.getLogger(__name__)
@@ -30,31 +30,28 @@ class PresenceReader:
         return to_api(ref, presence, await self._recorded_messages([presence]))
 
     async def query(self, users: Sequence[str]) -> PresenceQueryResult:
-        """Every user answered once (the first way it was given wins); a user that fails is listed in
-        `errors`. When Graph throttles or fails the whole query, that is the answer (so a flow's retry
-        policy applies)."""
+        """Every distinct user answered once, as first given (in `value` or `errors`); another way of
+        naming a user already named (another case, the id of a UPN given) is listed in `duplicates`, so
+        each distinct user costs one lookup whatever the request repeats. When Graph throttles or fails
+        the whole query, that is the answer (so a flow's retry policy applies)."""
         errors: list[UserError] = []
-        refs: dict[str, UserRef] = {}
-        for index, user in enumerate(users):
-            try:
-                ref = parse_user(user, field=f"users[{index}]")
-            except ServiceError as error:
-                errors.append(_user_error(user, error))
-                continue
-            refs.setdefault(ref.normalized, ref)
+        refs, spellings = distinct_users(users, errors)
         ids = await self._directory.resolve_many(list(refs.values()))
         wanted = sorted({i for i in ids.values() if isinstance(i, str)})
         found = await self._gateway.presences(wanted) if wanted else {}
         recorded = await self._recorded_messages([p for p in found.values() if isinstance(p, GraphPresence)])
         value: list[Presence] = []
         failures: list[ServiceError] = []
-        answered: set[str] = set()
+        answered: dict[str, UserRef] = {}  # object id -> the entry answering it
+        answering: dict[str, UserRef] = {}  # normalized -> the entry answering it
         for key, ref in refs.items():
             outcome = ids[key]
+            answering[key] = ref
             if isinstance(outcome, str):
                 if outcome in answered:  # the same person given by UPN and by id: answered once
+                    answering[key] = answered[outcome]
                     continue
-                answered.add(outcome)
+                answered[outcome] = ref
                 outcome = found[outcome]
             if isinstance(outcome, GraphPresence):
                 value.append(to_api(ref, outcome, recorded))
@@ -64,7 +61,12 @@ class PresenceReader:
         transient = [f for f in failures if f.status in (429, 503)]
         if not value and transient and len(transient) == len(failures):
             raise transient[0]
-        return PresenceQueryResult(value=value, errors=errors)
+        duplicates = [
+            Duplicate(user=given, same_as=answering[key].given)
+            for given, key in spellings
+            if given != answering[key].given
+        ]
+        return PresenceQueryResult(value=value, errors=errors, duplicates=duplicates)
 
     async def _recorded_messages(self, shown: list[GraphPresence]) -> dict[str, MessageHold]:
         """Our records of the messages we set, for users whose message Graph shows without its expiry
@@ -96,6 +98,29 @@ def to_api(ref: UserRef, p: GraphPresence, recorded: dict[str, MessageHold]) -> 
         work_location=p.work_location,
         sequence_number=p.sequence_number,
     )
+
+
+def distinct_users(
+    users: Sequence[str], errors: list[UserError]
+) -> tuple[dict[str, UserRef], list[tuple[str, str]]]:
+    """A request's users once each, by normalized id or UPN (case-insensitive), the first way given
+    winning; and every distinct spelling as (spelling, normalized). An invalid user is appended to
+    `errors` once, whatever its repeats."""
+    refs: dict[str, UserRef] = {}
+    spellings: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for index, user in enumerate(users):
+        if user in seen:
+            continue  # an exact repeat: nothing to map
+        seen.add(user)
+        try:
+            ref = parse_user(user, field=f"users[{index}]")
+        except ServiceError as error:
+            errors.append(_user_error(user, error))
+            continue
+        refs.setdefault(ref.normalized, ref)
+        spellings.append((ref.given, ref.normalized))
+    return refs, spellings
 
 
 def _user_error(user: str, error: ServiceError) -> UserError:

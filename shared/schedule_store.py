@@ -20,6 +20,7 @@ from shared.tables import Conflict, TableStore, first_rows, guarded, replace_ent
 
 SCHEDULE_ROW = "schedule"
 Status = Literal["scheduled", "active", "completed", "cancelled", "failed"]
+LIVE: frozenset[Status] = frozenset({"scheduled", "active"})  # what counts against MAX_SCHEDULES_PER_USER
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,15 @@ class ScheduleStore:
 
     async def running_for_user(self, user_id: str) -> list[ScheduleRecord]:
         """The user's schedules flagged running (see `mark_running`): one query and a point read each."""
+        ids = await self._indexed(user_id, running_only=True)
+        found = await asyncio.gather(*(self.get(i) for i in ids))
+        return [record for record, _ in found if record is not None and record.user_id == user_id]
+
+    async def _indexed(self, user_id: str, *, running_only: bool = False) -> list[str]:
+        """The ids in the user's index (only those flagged running): one query."""
         index = await self._store.table(self.INDEX)
-        query, params = "PartitionKey eq @pk and Running eq true", {"pk": encode_key(user_id)}
+        query = "PartitionKey eq @pk" + (" and Running eq true" if running_only else "")
+        params = {"pk": encode_key(user_id)}
 
         async def ids() -> list[str]:
             return [
@@ -98,8 +106,7 @@ class ScheduleStore:
                 async for row in index.query_entities(query, parameters=params, select=["RowKey"])
             ]
 
-        found = await asyncio.gather(*(self.get(i) for i in await guarded(ids)))
-        return [record for record, _ in found if record is not None and record.user_id == user_id]
+        return await guarded(ids)
 
     async def move_index(self, record: ScheduleRecord, old_user_id: str) -> None:
         index = await self._store.table(self.INDEX)
@@ -148,6 +155,17 @@ class ScheduleStore:
             if len(found) > top:
                 break
         return found[: top + 1]
+
+    async def count_live(self, user_id: str) -> int:
+        """How many of the user's schedules are still to run or running (scheduled or active): one query
+        of the user's index and a point read each (the per-user cap's reconciliation, seldom)."""
+        found = await self._indexed(user_id)
+        live = 0
+        for start in range(0, len(found), 50):
+            for record, _ in await asyncio.gather(*(self.get(i) for i in found[start : start + 50])):
+                if record is not None and record.user_id == user_id and record.status in LIVE:
+                    live += 1
+        return live
 
     async def _list_all(self, status: Status | None, top: int, after: str | None) -> list[ScheduleRecord]:
         table = await self._store.table(self.SUFFIX)

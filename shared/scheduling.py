@@ -21,9 +21,17 @@ from shared.http import validation_problem
 from shared.keys import is_record_id, new_record_id
 from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
+from shared.quota import Quotas
 from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
 from shared.schedule_engine import in_step, started_in_part
-from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
+from shared.schedule_store import (
+    LIVE,
+    IdempotencyStore,
+    IdempotentCreate,
+    ScheduleRecord,
+    ScheduleStore,
+    Status,
+)
 from shared.users import parse_user
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -77,7 +85,12 @@ class ScheduleService:
         directory: UserDirectory,
         audit: AuditLog,
         clock: Clock,
+        *,
+        quotas: Quotas | None = None,
+        max_per_user: int = 0,
     ) -> None:
+        self._quotas = quotas
+        self._max_per_user = max_per_user
         self.store = store
         self._idempotency = idempotency
         self._timeline = timeline
@@ -107,12 +120,17 @@ class ScheduleService:
             if existing is not None:
                 return self.view(existing, now)
         record = _record(schedule_id, fields, user_id, caller, now)
+        await self._take_slot(user_id)
         try:
             await self.store.create(record)
         except Conflict:  # the same key, racing: the other request made it
+            await self._give_back(user_id)
             existing, _ = await self.store.get(schedule_id)
             assert existing is not None
             return self.view(existing, now)
+        except BaseException:
+            await self._give_back(user_id)
+            raise
         await self._index(record, series, now)
         await self._audit.append(
             now, caller, record.user, user_id, "schedule.create", "ok", schedule_id=schedule_id
@@ -191,13 +209,21 @@ class ScheduleService:
             last_done=None,
             version=record.version + 1,
         )
+        # Moved to another user, or a failed one live again: it takes a slot of its (new) user.
+        takes_slot = user_id != record.user_id or record.status == "failed"
+        if takes_slot:
+            await self._take_slot(user_id)
         try:
             new_etag = await self.store.replace(updated, etag)
         except Conflict:
+            if takes_slot:
+                await self._give_back(user_id)
             raise ServiceError(
                 412, "preconditionFailed", "The schedule changed meanwhile; read it again."
             ) from None
         if user_id != record.user_id:
+            if record.status in LIVE:
+                await self._give_back(record.user_id)
             await self.store.move_index(updated, record.user_id)
         await self._index(updated, series, now)
         await self._audit.append(
@@ -221,6 +247,7 @@ class ScheduleService:
             await self.store.replace(cancelled, etag)
         except Conflict:
             raise schedule_busy() from None
+        await self._give_back(record.user_id)
         applied = record.status == "active" or started_in_part(record)
         if applied:
             # Due now: reverted right away by the caller (ScheduleEngine.settle_now), else by the timer.
@@ -229,6 +256,23 @@ class ScheduleService:
             now, caller, record.user, record.user_id, "schedule.cancel", "ok", schedule_id=record.id
         )
         return applied
+
+    async def _take_slot(self, user_id: str) -> None:
+        """One of the user's MAX_SCHEDULES_PER_USER live schedules, or a 409 `tooManySchedules`."""
+        if self._quotas is None or self._max_per_user <= 0:
+            return
+        limit = self._max_per_user
+        full = ServiceError(
+            409,
+            "tooManySchedules",
+            f"The user has {limit} schedules to run already (MAX_SCHEDULES_PER_USER); cancel one first.",
+            extensions={"field": "user"},
+        )
+        await self._quotas.take("schedules", user_id, limit, lambda: self.store.count_live(user_id), full)
+
+    async def _give_back(self, user_id: str) -> None:
+        if self._quotas is not None and self._max_per_user > 0:
+            await self._quotas.give_back("schedules", user_id)
 
     async def _load(self, schedule_id: str) -> tuple[ScheduleRecord, str]:
         if not is_record_id(schedule_id):

@@ -3,7 +3,6 @@ Handlers and timers reach everything through `services()`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,12 +24,14 @@ from shared.config import Settings, settings
 from shared.directory import UserDirectory
 from shared.errors import ServiceError
 from shared.graph import PresenceGateway
+from shared.health import HealthProbe
 from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.metrics import MeteredTransport
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
+from shared.quota import Quotas
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
@@ -58,19 +59,7 @@ class Services:
     watches: WatchService
     watcher: WatchPoller
 
-    async def health(self) -> dict[str, bool]:
-        """Whether storage and Graph answer, each within 10 s, checked at the same time."""
-
-        async def ok(check: Awaitable[None]) -> bool:
-            try:
-                await asyncio.wait_for(check, timeout=10)
-            except Exception as exc:  # a health check reports any failure, it never raises
-                log.warning("health check failed: %s", type(exc).__name__)
-                return False
-            return True
-
-        storage, graph = await asyncio.gather(ok(self.tables.ping()), ok(self.gateway.ping()))
-        return {"storage": storage, "graph": graph}
+    health: HealthProbe
 
 
 def build_services(config: Settings, clock: Clock = system_clock) -> Services:
@@ -87,7 +76,13 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     client.request_adapter.base_url = config.graph_base_url
     gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))
     tables = TableStore(config)
-    directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
+    directory = UserDirectory(
+        gateway,
+        UserCache(tables),
+        clock,
+        timedelta(hours=config.user_cache_hours),
+        timedelta(minutes=config.user_cache_miss_minutes),
+    )
     timeline = Timeline(tables)
     holds = HoldStore(tables, timeline)
     audit = AuditLog(tables)
@@ -103,8 +98,16 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
+    quotas = Quotas(tables, clock)
     schedules = ScheduleService(
-        ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock
+        ScheduleStore(tables),
+        IdempotencyStore(tables),
+        timeline,
+        directory,
+        audit,
+        clock,
+        quotas=quotas,
+        max_per_user=config.max_schedules_per_user,
     )
     engine = ScheduleEngine(
         schedules.store,
@@ -120,7 +123,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     watch_store = WatchStore(tables)
     # Plain http callbacks only where the whole stack is local (the Graph emulator on loopback).
     watches = WatchService(
-        watch_store, directory, gateway, audit, clock, allow_loopback_http=config.graph_is_loopback
+        watch_store, directory, gateway, audit, clock, quotas, allow_loopback_http=config.graph_is_loopback
     )
     watcher = WatchPoller(
         watch_store,
@@ -131,6 +134,10 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         group_refresh=timedelta(minutes=config.watch_group_refresh_minutes),
         disable_after=timedelta(hours=config.watch_disable_after_hours),
         allow_loopback_http=config.graph_is_loopback,
+    )
+    # Whether storage and Graph answer, at most once per HEALTH_CHECK_SECONDS whatever the traffic.
+    health = HealthProbe(
+        {"storage": tables.ping, "graph": gateway.ping}, clock, timedelta(seconds=config.health_check_seconds)
     )
     return Services(
         config,
@@ -145,6 +152,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         trail,
         watches,
         watcher,
+        health,
     )
 
 

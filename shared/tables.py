@@ -181,9 +181,10 @@ class UserCache:
     def _keys(upn: str) -> tuple[str, str]:
         return encode_key(upn.rsplit("@", 1)[1]), encode_key(upn)
 
-    async def get_many(self, upns: Iterable[str], now: datetime) -> dict[str, str]:
-        """The cached, unexpired object ids of these (normalized) UPNs: per domain, point reads for a few
-        and range queries for many (`_range_read_pays`), all side by side."""
+    async def get_many(self, upns: Iterable[str], now: datetime) -> dict[str, str | None]:
+        """The cached, unexpired object ids of these (normalized) UPNs, None for a UPN cached as unknown
+        (`put_misses`): per domain, point reads for a few and range queries for many (`_range_read_pays`),
+        all side by side."""
         table = await self._store.table(self.SUFFIX)
         wanted: dict[str, dict[str, str]] = {}  # PartitionKey -> RowKey -> UPN
         for upn in set(upns):
@@ -192,12 +193,12 @@ class UserCache:
         partitions = await asyncio.gather(
             *(self._read_partition(table, pk, sorted(row_keys)) for pk, row_keys in wanted.items())
         )
-        found: dict[str, str] = {}
+        found: dict[str, str | None] = {}
         for rows in partitions:
             for row in rows:
                 upn = wanted.get(row["PartitionKey"], {}).get(row["RowKey"])
                 if upn is not None and row["ExpiresAt"] > now:
-                    found[upn] = row["UserId"]
+                    found[upn] = row["UserId"] or None  # "" marks a UPN Graph did not know
         return found
 
     async def _read_partition(
@@ -265,3 +266,7 @@ class UserCache:
 
     async def put(self, upn: str, user_id: str, now: datetime, ttl: timedelta) -> None:
         await self.put_many({upn: user_id}, now, ttl)
+
+    async def put_misses(self, upns: Iterable[str], now: datetime, ttl: timedelta) -> None:
+        """Remember for `ttl` that Graph knows no user with these UPNs (an empty UserId)."""
+        await self.put_many(dict.fromkeys(upns, ""), now, ttl)

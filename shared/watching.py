@@ -26,7 +26,8 @@ from shared.graph import GraphPresence, PresenceGateway
 from shared.hold_store import AuditLog, Conflict
 from shared.holds import Failure
 from shared.keys import is_record_id, new_record_id
-from shared.models import MAX_WATCH_USERS, LastError, Watch, WatchFilter, WatchInput
+from shared.models import MAX_WATCH_USERS, Duplicate, LastError, Watch, WatchFilter, WatchInput
+from shared.quota import Quotas
 from shared.users import UserRef, is_user_id, parse_user
 from shared.watch_rules import (
     Cause,
@@ -69,9 +70,6 @@ _DELIVERY_STATE = (
 )
 _CONCURRENCY = 16
 _NOT_FOUND = "watchNotFound"
-# A signed-in user (who may watch only herself) has at most this many; apps and function keys, whose
-# watches are a tenant's flows, are not counted.
-MAX_WATCHES_PER_USER = 20
 
 
 class WatchService:
@@ -82,9 +80,11 @@ class WatchService:
         gateway: PresenceGateway,
         audit: AuditLog,
         clock: Clock,
+        quotas: Quotas,
         *,
         allow_loopback_http: bool,
     ) -> None:
+        self._quotas = quotas
         self.store = store
         self._directory = directory
         self._gateway = gateway
@@ -108,10 +108,21 @@ class WatchService:
         self, caller: str, body: WatchInput, targets: list[UserRef] | str, *, limit: int | None = None
     ) -> Watch:
         """Resolve the users (or read the group's members), store the watch, and answer it with its secret,
-        which is shown this once. `limit`: how many watches this caller may have (None: no limit)."""
-        if limit is not None and await self.store.count_by(caller) >= limit:
-            raise ServiceError(409, "tooManyWatches", f"You have {limit} watches already; delete one first.")
+        which is shown this once. `limit`: how many watches this caller may have (None: no limit), a slot
+        taken before anything is read and given back if the watch is not made."""
+        if limit is None:
+            return await self._create(caller, body, targets)
+        full = ServiceError(409, "tooManyWatches", f"You have {limit} watches already; delete one first.")
+        await self._quotas.take("watches", caller, limit, lambda: self.store.count_by(caller), full)
+        try:
+            return await self._create(caller, body, targets)
+        except BaseException:
+            await self._quotas.give_back("watches", caller)
+            raise
+
+    async def _create(self, caller: str, body: WatchInput, targets: list[UserRef] | str) -> Watch:
         now = self._clock.now()
+        duplicates: list[Duplicate] = []
         if isinstance(targets, str):
             members = await self._gateway.group_members(targets, limit=MAX_WATCH_USERS)
             if len(members) > MAX_WATCH_USERS:
@@ -119,7 +130,7 @@ class WatchService:
                     "groupTooLarge", "group", f"The group has more than {MAX_WATCH_USERS:,} users."
                 )
         else:
-            members = await self._resolve(targets)
+            members, duplicates = await self._resolve(targets)
         kept = body.filter or WatchFilter()
         record = WatchRecord(
             id=new_record_id(),
@@ -137,24 +148,32 @@ class WatchService:
         await self.store.create(record, members)
         await self._audit.append(now, caller, _subject(record), "", "watch.create", "ok", watch_id=record.id)
         shown = to_api(record, sorted(members.values()) if record.group is None else None)
-        return shown.model_copy(update={"secret": record.secret})
+        return shown.model_copy(update={"secret": record.secret, "duplicates": duplicates})
 
-    async def _resolve(self, refs: list[UserRef]) -> dict[str, str]:
-        """Object id -> the user as given; every unknown user is named in the 404."""
+    async def _resolve(self, refs: list[UserRef]) -> tuple[dict[str, str], list[Duplicate]]:
+        """Object id -> the user as first given, each distinct user once (a UPN in any case, or a UPN and
+        its id); the other spellings as duplicates. Every unknown user is named once in the 404."""
         found = await self._directory.resolve_many(refs)
         members: dict[str, str] = {}
+        duplicates: list[Duplicate] = []
+        spellings: set[str] = set()
         errors: list[FieldError] = []
         for index, ref in enumerate(refs):
+            if ref.given in spellings:
+                continue  # an exact repeat: nothing to map
+            spellings.add(ref.given)
             outcome = found[ref.normalized]
             if isinstance(outcome, ServiceError):
                 if outcome.code != "userNotFound":
                     raise outcome
                 errors.append(FieldError(f"users[{index}]", outcome.detail))
+            elif outcome in members:
+                duplicates.append(Duplicate(user=ref.given, same_as=members[outcome]))
             else:
-                members.setdefault(outcome, ref.given)
+                members[outcome] = ref.given
         if errors:
             raise ServiceError(404, "userNotFound", errors[0].message, errors)
-        return members
+        return members, duplicates
 
     async def get(self, watch_id: str) -> tuple[WatchRecord, str]:
         if not is_record_id(watch_id):
@@ -200,7 +219,8 @@ class WatchService:
         return await self.show(enabled)
 
     async def delete(self, caller: str, record: WatchRecord) -> None:
-        await self.store.delete(record.id)
+        if await self.store.delete(record.id):
+            await self._quotas.give_back("watches", record.created_by)  # its maker's slot, if counted
         now = self._clock.now()
         await self._audit.append(now, caller, _subject(record), "", "watch.delete", "ok", watch_id=record.id)
 

@@ -31,8 +31,10 @@ HOOK = "https://hooks.example.test/flow"
 # --- callers -----------------------------------------------------------------------------------------
 
 
-def principal(claims: list[tuple[str, str]]) -> str:
-    document = {"auth_typ": "aad", "claims": [{"typ": t, "val": v} for t, v in claims], "role_typ": "roles"}
+def principal(claims: list[tuple[str, str]], role_typ: str | None = "roles") -> str:
+    document: dict[str, Any] = {"auth_typ": "aad", "claims": [{"typ": t, "val": v} for t, v in claims]}
+    if role_typ is not None:  # App Service names it; a principal without it must not be read as "none"
+        document["role_typ"] = role_typ
     return base64.b64encode(json.dumps(document).encode()).decode()
 
 
@@ -45,9 +47,11 @@ def alice(*roles: str) -> str:
     return signed_in(ALICE_ID, ALICE_UPN, *roles)
 
 
-def signed_in(object_id: str, upn: str, *roles: str) -> str:
+def signed_in(
+    object_id: str, upn: str, *roles: str, role_typ: str | None = "roles", role_claim: str = "roles"
+) -> str:
     claims = [("aud", AUDIENCE), ("tid", TENANT), ("scp", "user_impersonation"), ("oid", object_id)]
-    return principal(claims + [("preferred_username", upn)] + [("roles", r) for r in roles])
+    return principal(claims + [("preferred_username", upn)] + [(role_claim, r) for r in roles], role_typ)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,13 @@ ENTRA_CALLERS = [
     Caller("alice-with-read", alice(READ), {"alice", "bob"}, {"alice"}),
     # Alice's UPN given to Bob since (or a token whose UPN claim is stale): it is Alice's id it resolves to.
     Caller("bob-with-alices-upn", signed_in(BOB_ID, ALICE_UPN), {"bob"}, {"bob"}),
+    # No role_typ, and a claim typed "none" carrying the read-write role: it is no role at all.
+    Caller(
+        "alice-with-a-none-typed-claim",
+        signed_in(ALICE_ID, ALICE_UPN, READ_WRITE, role_typ=None, role_claim="none"),
+        {"alice"},
+        {"alice"},
+    ),
 ]
 
 

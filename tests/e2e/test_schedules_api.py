@@ -21,7 +21,7 @@ async def test_create_answers_201_with_location_and_the_next_occurrence(api, gra
     reply = await api.post("/api/schedules", json=LUNCH)
     assert reply.status == 201, reply.body
     schedule = reply.body
-    assert reply.headers["Location"] == f"/api/schedules/{schedule['id']}"
+    assert reply.headers["Location"] == f"{api.base}/api/schedules/{schedule['id']}"
     assert (schedule["userId"], schedule["status"], schedule["restorePrevious"]) == (
         ALICE_ID,
         "scheduled",

@@ -40,6 +40,7 @@ NOT_SET = {
     "WEBSITE_AUTH_ENABLED",  # App Service sets it when its Authentication is on
     "SDK_LOG_LEVEL",  # WARNING by default; set in the portal only while debugging
     "METRICS_CONSOLE",  # the local stack's console exporter; Azure has Application Insights
+    "WEBSITE_HOSTNAME",  # App Service sets it: the app's own public host name
 }
 
 # Settings the template sets for the Functions host and Application Insights, not for the code.
@@ -282,6 +283,10 @@ def test_each_tunable_has_a_parameter_with_the_codes_default_and_bounds():
         "MAX_HOLD_DAYS",
         "RETENTION_DAYS",
         "USER_CACHE_HOURS",
+        "USER_CACHE_MISS_MINUTES",
+        "MAX_SCHEDULES_PER_USER",
+        "MAX_WATCHES_PER_USER",
+        "HEALTH_CHECK_SECONDS",
         "PRESENCE_SESSION_ID",
     }
     assert set(tunables()) == expected

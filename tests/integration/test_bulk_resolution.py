@@ -241,3 +241,58 @@ async def test_without_storage_a_bulk_query_resolves_from_graph_alone(azurite, e
         await built.tables.close()
     assert {p.user: p.user_id for p in result.value} == directory
     assert len(envelopes(await graph.journal())) == 2
+
+
+async def test_unknown_upns_are_remembered_for_a_few_minutes_and_cost_graph_nothing_meanwhile(
+    services: Services, graph, clock
+):
+    ghosts = [f"ghost{n:04d}@alpha.test" for n in range(2000)]
+    first = await services.presence.query(ghosts)
+    assert {(e.status, e.code) for e in first.errors} == {(404, "userNotFound")}
+    assert len(first.errors) == 2000
+    await graph.clear_journal()
+
+    again = await services.presence.query([g.upper() for g in ghosts])
+
+    assert [(e.user, e.code) for e in again.errors] == [(g.upper(), "userNotFound") for g in ghosts]
+    assert await graph.journal() == []
+    clock.advance(timedelta(minutes=services.settings.user_cache_miss_minutes))  # then asked again
+    await graph.seed_users([{"userPrincipalName": "ghost0007@alpha.test"}])
+    later = await services.presence.query(ghosts)
+    assert [p.user for p in later.value] == ["ghost0007@alpha.test"]
+    assert len(envelopes(await graph.journal())) == 100
+
+
+async def test_a_throttled_lookup_is_not_remembered_as_unknown(services: Services, graph):
+    await graph.fault("/users/alice@contoso.test", status=429, method="GET", count=100, retry_after=0)
+    result = await services.presence.query(["alice@contoso.test", "bob@contoso.test"])
+    assert [(e.user, e.code) for e in result.errors] == [("alice@contoso.test", "graphThrottled")]
+    await graph.clear_faults()
+    assert [p.user for p in (await services.presence.query(["alice@contoso.test"])).value] == [
+        "alice@contoso.test"
+    ]
+
+
+async def test_a_user_named_many_ways_is_looked_up_and_answered_once(services: Services, graph):
+    alice = "alice@contoso.test"
+    alice_id = "a11ce000-0000-4000-8000-000000000001"
+    users = [alice] * 3000 + [alice.upper(), alice_id.upper(), alice_id, "nobody@contoso.test"] * 500
+    users += ["not a user"] * 500
+    await graph.clear_journal()
+
+    result = await services.presence.query(users)
+
+    assert [(p.user, p.user_id) for p in result.value] == [(alice, alice_id)]
+    assert [(e.user, e.code) for e in result.errors] == [
+        ("not a user", "invalidUser"),
+        ("nobody@contoso.test", "userNotFound"),
+    ]
+    assert [(d.user, d.same_as) for d in result.duplicates] == [
+        (alice.upper(), alice),
+        (alice_id.upper(), alice),
+        (alice_id, alice),
+    ]
+    journal = await graph.journal()
+    assert len(envelopes(journal)) == 1  # alice and nobody: one $batch of two
+    assert len(inner_lookups(journal)) == 2
+    assert len(presence_reads(journal)) == 1

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.data.tables.aio import TableClient
 
 from localdev.graph.demo import ALICE_ID
+from shared.clock import Clock
 from shared.errors import ServiceError
 from shared.service import Services, build_services
 from tests.integration.conftest import settings_for
@@ -130,12 +132,28 @@ async def test_without_storage_upns_still_resolve_from_graph(azurite, emulator_u
     try:
         presence = await built.presence.read(ALICE)
         assert presence.user_id == ALICE_ID
-        assert await built.health() == {"storage": False, "graph": True}
+        assert await built.health.state() == {"storage": False, "graph": True}
     finally:
         await built.tables.close()
 
 
-async def test_health_checks_both(services: Services, graph):
-    assert await services.health() == {"storage": True, "graph": True}
+async def test_health_checks_both_at_most_once_per_interval(services: Services, graph, clock: Clock):
+    clock.set_now(datetime.now(UTC), frozen=True)
+    assert await services.health.state() == {"storage": True, "graph": True}
     await graph.fault(method="*", path="*", status=503, count=100, retry_after=0)
-    assert await services.health() == {"storage": True, "graph": False}
+    clock.advance(timedelta(seconds=services.settings.health_check_seconds - 1))
+    assert await services.health.state() == {"storage": True, "graph": True}  # the last check's result
+    clock.advance(timedelta(seconds=1))
+    assert await services.health.state() == {"storage": True, "graph": False}
+    probes = [e for e in await graph.journal() if e.path.endswith("/getPresencesByUserId")]
+    assert len(probes) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "up"), [(404, True), (400, True), (403, False), (401, False), (429, False)]
+)
+async def test_graph_is_up_when_it_answers_the_probe_about_its_id(services: Services, graph, status, up):
+    """Whether Graph leaves the probe's unknown id out or refuses it, an answer about the id is an answer:
+    health never depends on which."""
+    await graph.fault(method="POST", path="*/getPresencesByUserId", status=status, count=1, retry_after=0)
+    assert (await services.health.state())["graph"] is up

@@ -147,6 +147,15 @@ def test_role_typ_cannot_turn_another_claim_into_a_role():
     assert caller.user_id == ALICE
 
 
+@pytest.mark.parametrize("role_typ", [None, "missing", "none", 7])
+def test_a_claim_typed_none_is_no_role_whatever_role_typ_says(role_typ):
+    claims = [*user_token(), ("none", ROLE_READ_WRITE), ("None", ROLE_READ)]
+    extra = {} if role_typ == "missing" else {"role_typ": role_typ}
+    caller = caller_from_principal(principal(claims, **extra), entra())
+    assert caller.roles == frozenset()
+    assert not caller.unrestricted("write")
+
+
 def test_a_custom_role_claim_type_is_not_trusted():
     caller = caller_from_principal(
         principal(app_token(ROLE_READ, role_type=CUSTOM), role_typ=CUSTOM), entra()

@@ -72,3 +72,24 @@ def test_loopback_graph_is_allowed_over_http():
     s = Settings.from_env({"TABLES_CONNECTION_STRING": AZURITE, "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0/"})
     assert s.graph_is_loopback
     assert s.graph_base_url == "http://127.0.0.1:9/v1.0"
+
+
+@pytest.mark.parametrize(
+    ("hostname", "origin"),
+    [
+        (None, None),
+        ("presence-app.azurewebsites.net", "https://presence-app.azurewebsites.net"),
+        ("127.0.0.1:7071", "http://127.0.0.1:7071"),
+        ("localhost:7071", "http://localhost:7071"),
+        ("[::1]:7071", "http://[::1]:7071"),
+    ],
+)
+def test_the_public_origin_is_website_hostname(hostname, origin):
+    env = {"TABLES_CONNECTION_STRING": AZURITE} | ({"WEBSITE_HOSTNAME": hostname} if hostname else {})
+    assert Settings.from_env(env).public_origin == origin
+
+
+@pytest.mark.parametrize("hostname", ["https://app.example", "app.example/path", "app.example@evil", "a b"])
+def test_website_hostname_is_a_host_and_port_only(hostname):
+    with pytest.raises(SettingsError, match="WEBSITE_HOSTNAME"):
+        Settings.from_env({"TABLES_CONNECTION_STRING": AZURITE, "WEBSITE_HOSTNAME": hostname})

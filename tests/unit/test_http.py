@@ -94,3 +94,22 @@ def test_json_response_is_utf8_json():
     assert response.status_code == 201
     assert response.mimetype == "application/json"
     assert json.loads(response.get_body().decode("utf-8")) == {"message": "Im Urlaub ☀"}
+
+
+def test_a_number_of_5000_digits_is_a_400_naming_its_field():
+    from shared.models import SessionRequest
+
+    digits = "9" * 5000
+    for sign in ("", "-"):
+        body = f'{{"availability": "Busy", "activity": "InACall", "durationMinutes": {sign}{digits}}}'
+        error = problem_of(lambda body=body: parse_body(request(body.encode()), SessionRequest))
+        assert (error.status, error.code, error.errors[0].field) == (400, "invalidRequest", "durationMinutes")
+
+
+@pytest.mark.parametrize("depth", [1_000, 30_000])
+def test_deep_nesting_is_a_400_not_a_recursion_error(depth):
+    body = b'{"users": ' + b"[" * depth + b"]" * depth + b"}"
+    error = problem_of(lambda: parse_body(request(body), PresenceQuery, max_bytes=1024 * 1024))
+    assert error.status == 400
+    assert error.code in {"invalidJson", "invalidRequest"}
+    assert error.errors[0].field.startswith(("body", "users"))
