@@ -474,7 +474,8 @@ def occurrence_at(series: Series, now: datetime) -> Occurrence | None:
     return upcoming if upcoming is not None and upcoming.start <= now else None
 
 
-def _occurrence(series: Series, index: int) -> Occurrence:
+def occurrence_number(series: Series, index: int) -> Occurrence:
+    """Occurrence `index` of the series."""
     if index >= 0:
         for occurrence in _from(series, index):
             if occurrence.index == index:
@@ -490,7 +491,7 @@ def due_transition(series: Series, last_done: LastDone | None, now: datetime) ->
     stays active past it); one whose end has passed is never started, but skipped (one skip covers all
     such, record it with `Transition.done`); the one running now is started."""
     if last_done is not None and last_done[1] == "start":
-        running = _occurrence(series, last_done[0])
+        running = occurrence_number(series, last_done[0])
         return Transition("end", running) if running.end <= now else None
     first_pending = 0 if last_done is None else last_done[0] + 1
     passed: Occurrence | None = None  # the last of the pending occurrences that ended unseen
@@ -514,7 +515,7 @@ def status_at(series: Series, last_done: LastDone | None, now: datetime) -> Stat
     out still reads `scheduled`)."""
     first_pending = 0
     if last_done is not None:
-        if last_done[1] == "start" and _occurrence(series, last_done[0]).end > now:
+        if last_done[1] == "start" and occurrence_number(series, last_done[0]).end > now:
             return "active"
         first_pending = last_done[0] + 1
     upcoming = next(
@@ -541,7 +542,7 @@ def next_start_end(series: Series, now: datetime) -> tuple[datetime | None, date
 def next_transition_at(series: Series, last_done: LastDone | None, now: datetime) -> datetime | None:
     """When `due_transition` will next have something to do (`now` if it has already); None: never."""
     if last_done is not None and last_done[1] == "start":
-        return max(_occurrence(series, last_done[0]).end, now)
+        return max(occurrence_number(series, last_done[0]).end, now)
     first_pending = 0 if last_done is None else last_done[0] + 1
     # From the mark only when those before it ended (the answer is `now` either way: the mark's started).
     for occurrence in _from(series, first_pending, now):

@@ -19,15 +19,16 @@ from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
 from shared.holding import HoldService
 from shared.holds import CLAIM_LEASE, Failure, Hold, retry_delay
 from shared.recurrence import (
-    Occurrence,
     Series,
     Transition,
     due_transition,
+    mark_text,
     next_transition_at,
     occurrence_at,
-    occurrences,
+    occurrence_number,
     parse_series,
     status_at,
+    with_mark,
 )
 from shared.schedule_effects import Running, abandoned, ended, owner_of, started
 from shared.schedule_store import ScheduleRecord, ScheduleStore
@@ -41,6 +42,9 @@ _RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not ye
 # undone like an end when the occurrence is skipped or the schedule cancelled. Written with the claim, so
 # a worker that dies after Graph took the start leaves it too.
 _PARTIAL = "PartialIndex"
+# Where the series' evaluation resumes (a recurrence.Mark as text): the occurrence last done, or the last
+# one ended when the schedule was written, so that a query costs the same however old the series is.
+_RESUME = "Resume"
 
 
 _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
@@ -49,6 +53,17 @@ _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
 def started_in_part(record: ScheduleRecord) -> bool:
     """A start may have left some of its parts in Graph: the schedule counts as active."""
     return _PARTIAL in record.extra
+
+
+def series_of(record: ScheduleRecord) -> Series:
+    """A stored schedule's timing, resuming at its stored mark."""
+    series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+    return with_mark(series, record.extra.get(_RESUME))
+
+
+def resume_at(series: Series) -> dict[str, str]:
+    """The bookkeeping that stores the series' mark with its schedule (nothing when it has none)."""
+    return {_RESUME: mark_text(series, series.mark)} if series.mark is not None else {}
 
 
 def in_step(record: ScheduleRecord, now: datetime) -> bool:
@@ -118,7 +133,7 @@ class ScheduleEngine:
             return _NOTHING
         if in_step(record, now):
             return _NOTHING
-        series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+        series = series_of(record)
         if record.status == "cancelled":
             return await self._undo_cancelled(record, etag, series, entry, now)
         if record.status in {"completed", "failed"}:
@@ -157,7 +172,7 @@ class ScheduleEngine:
         if transition.kind == "skip":
             partial = record.extra.get(_PARTIAL)
             if partial is not None and int(partial) in transition.skipped:
-                partly = Transition("end", _occurrence(series, int(partial)))
+                partly = Transition("end", occurrence_number(series, int(partial)))
                 await self._carry_out(record, series, partly, now)
             await self._audit.append(
                 now, TIMER_CALLER, record.user, record.user_id, "schedule.skip", "ok", schedule_id=record.id
@@ -198,8 +213,7 @@ class ScheduleEngine:
                 continue
             if other.last_done[1] != "start":
                 continue
-            series = parse_series(other.start, other.end, other.time_zone, other.recurrence, None)
-            occurrence = occurrence_at(series, now)
+            occurrence = occurrence_at(series_of(other), now)
             if occurrence is not None and occurrence.index == other.last_done[0]:
                 running.append(Running(other, occurrence))
         return max(running, key=lambda r: r.occurrence.start, default=None)
@@ -210,7 +224,7 @@ class ScheduleEngine:
         """A cancelled schedule that was running is reverted as if its occurrence had ended now."""
         index = record.extra.get(_RUNNING, record.extra.get(_PARTIAL))
         if index is not None:
-            occurrence = _occurrence(series, int(index))
+            occurrence = occurrence_number(series, int(index))
             etag = await self._claim(record, etag, now)
             await self._store.mark_running(record, False)
             try:
@@ -321,6 +335,7 @@ def _after(record: ScheduleRecord, transition: Transition, series: Series, now: 
     extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
     if transition.kind == "start":
         extra[_RUNNING] = transition.occurrence.index
+    extra |= resume_at(replace(series, mark=transition.occurrence.mark))
     last_done = transition.done
     return replace(
         record,
@@ -331,7 +346,3 @@ def _after(record: ScheduleRecord, transition: Transition, series: Series, now: 
         updated_at=now,
         extra=extra,
     )
-
-
-def _occurrence(series: Series, index: int) -> Occurrence:
-    return next(o for o in occurrences(series) if o.index == index)

@@ -4,6 +4,7 @@ the moment it next needs the timer."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -22,7 +23,7 @@ from shared.keys import is_record_id, new_record_id
 from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
 from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
-from shared.schedule_engine import in_step, started_in_part
+from shared.schedule_engine import in_step, resume_at, series_of, started_in_part
 from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
 from shared.users import parse_user
 
@@ -44,7 +45,8 @@ def schedule_not_found(schedule_id: str) -> ServiceError:
 
 
 def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
-    """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field."""
+    """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field. Pure CPU
+    (a rule is scanned up to its first occurrences and to `now`): callers run it off the event loop."""
     parse_user(fields.user)
     if fields.status_message is None and fields.presence is None and fields.preferred_presence is None:
         raise invalid_field(
@@ -93,7 +95,7 @@ class ScheduleService:
             raise invalid_field(
                 "invalidIdempotencyKey", "Idempotency-Key", "1-128 printable ASCII characters."
             )
-        series = check_schedule(fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now)
         user_id = await self._directory.resolve(parse_user(fields.user))
         schedule_id = new_record_id()
         if key is not None:
@@ -105,19 +107,19 @@ class ScheduleService:
                     409, "idempotencyKeyReused", "This Idempotency-Key's schedule is now another user's."
                 )
             if existing is not None:
-                return self.view(existing, now)
-        record = _record(schedule_id, fields, user_id, caller, now)
+                return await self._view(existing, now)
+        record = replace(_record(schedule_id, fields, user_id, caller, now), extra=resume_at(series))
         try:
             await self.store.create(record)
         except Conflict:  # the same key, racing: the other request made it
             existing, _ = await self.store.get(schedule_id)
             assert existing is not None
-            return self.view(existing, now)
+            return await self._view(existing, now)
         await self._index(record, series, now)
         await self._audit.append(
             now, caller, record.user, user_id, "schedule.create", "ok", schedule_id=schedule_id
         )
-        return self.view(record, now)
+        return await self._view(record, now)
 
     async def _idempotent_id(self, key: str, digest: str, fresh_id: str, now: datetime) -> str:
         for _ in range(2):
@@ -142,7 +144,7 @@ class ScheduleService:
 
     async def get(self, schedule_id: str) -> tuple[Schedule, str]:
         record, etag = await self._load(schedule_id)
-        return self.view(record, self._clock.now()), etag
+        return await self._view(record, self._clock.now()), etag
 
     async def list(
         self, user: str | None, status: str | None, top: int, after: str | None
@@ -156,7 +158,8 @@ class ScheduleService:
         user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
         now = self._clock.now()
-        return [self.view(r, now) for r in records], last
+        # One thread for the page: the event loop goes on serving meanwhile.
+        return await asyncio.to_thread(lambda: [self.view(r, now) for r in records]), last
 
     async def update(
         self, caller: str, schedule_id: str, patch: ScheduleFields, if_match: str | None
@@ -180,7 +183,7 @@ class ScheduleService:
             fields = ScheduleInput.model_validate(merged)
         except ValidationError as exc:
             raise validation_problem(exc) from None
-        series = check_schedule(fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now)
         user_id = record.user_id
         if "user" in patch.model_fields_set:
             user_id = await self._directory.resolve(parse_user(fields.user))
@@ -190,6 +193,7 @@ class ScheduleService:
             status="scheduled",
             last_done=None,
             version=record.version + 1,
+            extra=resume_at(series),
         )
         try:
             new_etag = await self.store.replace(updated, etag)
@@ -203,7 +207,7 @@ class ScheduleService:
         await self._audit.append(
             now, caller, updated.user, user_id, "schedule.update", "ok", schedule_id=record.id
         )
-        return self.view(updated, now), new_etag
+        return await self._view(updated, now), new_etag
 
     async def cancel(self, caller: str, schedule_id: str, if_match: str | None = None) -> bool:
         """Mark it cancelled (only the version `if_match`, when given); True when it was running, so what it
@@ -244,11 +248,15 @@ class ScheduleService:
         if due is not None:
             await self._timeline.add(due, "schedule", record.id)
 
+    async def _view(self, record: ScheduleRecord, now: datetime) -> Schedule:
+        return await asyncio.to_thread(self.view, record, now)
+
     def view(self, record: ScheduleRecord, now: datetime) -> Schedule:
+        """The API's view: pure CPU, cheap from the schedule's stored mark (a row written before marks were
+        stored is evaluated from its first occurrence), so callers run it off the event loop."""
         next_start = next_end = None
         if record.status in {"scheduled", "active"}:
-            series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
-            next_start, next_end = next_start_end(series, now)
+            next_start, next_end = next_start_end(series_of(record), now)
         error = record.last_error
         return Schedule(
             id=record.id,

@@ -23,12 +23,12 @@ from shared.recurrence import (
     next_occurrence,
     next_start_end,
     next_transition_at,
+    occurrence_number,
     occurrences,
     parse_series,
     status_at,
     with_mark,
 )
-from shared.recurrence import _occurrence as occurrence_number
 
 ZONES = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC", "America/Santiago")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
