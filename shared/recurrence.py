@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 from shared.errors import ServiceError, invalid_field
-from shared.presence_rules import parse_until
+from shared.presence_rules import check_hold_length, parse_until
 from shared.timezones import resolve_zone
 
 # At most this many occurrences of one series are ever evaluated (a daily rule: 27 years).
@@ -57,6 +57,9 @@ HORIZON = timedelta(days=36_524)
 # Overlaps are refused when they happen among this many first occurrences. A later one (daylight saving,
 # or a calendar pattern rarer than this prefix) is trimmed to the next start: occurrences never overlap.
 OVERLAP_CHECK = 500
+# A schedule's start may lie at most this far ahead (a later one is most likely a mistyped year, and would
+# hold a row and its user's schedule count for years before doing anything).
+FURTHEST_START = timedelta(days=2 * 366)
 
 Step = Literal["start", "end"]
 LastDone = tuple[int, Step]
@@ -104,6 +107,17 @@ class Occurrence:
     end: datetime  # aware, UTC; after start, and never after the next occurrence's start
     index: int  # 0-based number in the series
     mark: Mark | None = field(default=None, compare=False, repr=False)  # where to resume at it
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a new schedule may ask, from settings: each occurrence lasts at most `max_hold_days`
+    (MAX_HOLD_DAYS, as any hold), and a recurrence starts occurrences at least `min_gap` apart
+    (SCHEDULE_MIN_GAP_MINUTES), at most `max_per_day` in a day (SCHEDULE_MAX_PER_DAY)."""
+
+    max_hold_days: int = 7
+    min_gap: timedelta = timedelta(minutes=15)
+    max_per_day: int = 24
 
 
 @dataclass(frozen=True)
@@ -406,14 +420,21 @@ def _settled(series: Series, now: datetime) -> tuple[Occurrence | None, Occurren
 
 
 def parse_series(
-    start: str, end: str, time_zone: str | None, recurrence: str | None, now: datetime | None
+    start: str,
+    end: str,
+    time_zone: str | None,
+    recurrence: str | None,
+    now: datetime | None,
+    limits: Limits = Limits(),
 ) -> Series:
     """A schedule's timing from its input, or a 400 naming the field (api.md, Schedules): `start` < `end`,
     each with an offset or none plus `timeZone`; a one-off must not have ended; a `recurrence` needs
     `timeZone`, must be an RRULE the service honours, must have occurrences that do not overlap, and one
-    of them must end after `now`. `now` None re-reads input accepted before (a stored schedule, which may
-    have ended since): the checks against `now` and the scan of the first occurrences are left out. With
-    `now`, the series comes marked at the last occurrence ended by then, for later queries to resume at."""
+    of them must end after `now`; `limits` hold (each occurrence's length, the gap between starts, their
+    number a day), and `start` is at most FURTHEST_START ahead. `now` None re-reads input accepted before
+    (a stored schedule, which may have ended since): the checks against `now`, the limits and the scan of
+    the first occurrences are left out. With `now`, the series comes marked at the last occurrence ended
+    by then, for later queries to resume at."""
     if recurrence is not None and not time_zone:
         raise invalid_field(
             "invalidTimeZone", "timeZone", "A recurrence needs timeZone, so that 09:00 stays 09:00 local."
@@ -423,6 +444,12 @@ def parse_series(
     if end_at <= start_at:
         raise invalid_field("invalidTime", "end", "The end must be after the start.")
     zone = resolve_zone(time_zone) if time_zone else None
+    if now is not None:
+        if start_at - now > FURTHEST_START:
+            raise invalid_field(
+                "invalidTime", "start", f"The start must be within {FURTHEST_START.days} days from now."
+            )
+        check_hold_length(end_at - start_at, limits.max_hold_days, "end")
     if recurrence is None:
         if now is not None and end_at <= now:
             raise invalid_field("invalidTime", "end", "The end has passed.")
@@ -444,7 +471,11 @@ def parse_series(
     )
     if now is None:
         return series
+    # Its wall-clock length too (what each occurrence lasts but on a daylight-saving day): the same rule.
+    check_hold_length(series.local_duration, limits.max_hold_days, "end")
     try:
+        # The times each selected day gets (dateutil's, kept private): bound first, before any scan.
+        _check_times_a_day(rrulestr(rule.parts, dtstart=local_start)._timeset, limits)
         first = list(islice(_windows(series), OVERLAP_CHECK))
     except (ValueError, TypeError, IndexError, KeyError, OverflowError) as error:
         raise _bad_rule(f"This is not an RRULE the service can evaluate: {str(error)[:120]}") from None
@@ -457,10 +488,48 @@ def parse_series(
                 f"{end_1.astimezone(zone).isoformat()}, after the next starts at "
                 f"{start_2.astimezone(zone).isoformat()}."
             )
+    _check_gaps([window[0] for window in first], zone, limits)
     passed, upcoming = _settled(series, now)
     if upcoming is None:
         raise _bad_rule("Every occurrence of this series has ended.")
     return replace(series, mark=passed.mark) if passed is not None else series
+
+
+def _check_times_a_day(times_a_day: tuple[time, ...], limits: Limits) -> None:
+    """At most `max_per_day` starts a day, at least `min_gap` apart, whatever the rule parts. Every
+    frequency the service accepts gives each day it selects the same times (BYHOUR x BYMINUTE x BYSECOND,
+    DTSTART's where absent; BYSETPOS only removes some), so those times bound both for every day, the gap
+    from a day's last to the next day's first included."""
+    if len(times_a_day) > limits.max_per_day:
+        raise _bad_rule(
+            f"This rule starts up to {len(times_a_day)} occurrences a day; at most {limits.max_per_day} are "
+            "allowed (SCHEDULE_MAX_PER_DAY)."
+        )
+    seconds = [t.hour * 3600 + t.minute * 60 + t.second for t in times_a_day]
+    gaps = [b - a for a, b in pairwise(seconds)] + [86_400 - seconds[-1] + seconds[0]]
+    finest = timedelta(seconds=min(gaps))
+    if finest < limits.min_gap:
+        raise _bad_rule(
+            f"This rule starts occurrences {_span(finest)} apart; they must start at least "
+            f"{_span(limits.min_gap)} apart (SCHEDULE_MIN_GAP_MINUTES)."
+        )
+
+
+def _check_gaps(first_starts: list[datetime], zone: ZoneInfo, limits: Limits) -> None:
+    """The same gap between the first occurrences as instants: daylight saving can bring two starts closer
+    by its shift (01:50 and 03:00 are 10 minutes apart when the clocks go forward at 02:00)."""
+    for start_1, start_2 in pairwise(first_starts):
+        if start_2 - start_1 < limits.min_gap:
+            raise _bad_rule(
+                f"Occurrences start at {start_1.astimezone(zone).isoformat()} and "
+                f"{start_2.astimezone(zone).isoformat()}, {_span(start_2 - start_1)} apart; they must start "
+                f"at least {_span(limits.min_gap)} apart (SCHEDULE_MIN_GAP_MINUTES)."
+            )
+
+
+def _span(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def next_occurrence(series: Series, after: datetime) -> Occurrence | None:

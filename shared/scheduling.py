@@ -22,7 +22,7 @@ from shared.http import validation_problem
 from shared.keys import is_record_id, new_record_id
 from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
-from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
+from shared.recurrence import Limits, Series, next_start_end, next_transition_at, parse_series
 from shared.schedule_engine import in_step, resume_at, series_of, started_in_part
 from shared.schedule_store import IdempotencyStore, IdempotentCreate, ScheduleRecord, ScheduleStore, Status
 from shared.users import parse_user
@@ -44,7 +44,7 @@ def schedule_not_found(schedule_id: str) -> ServiceError:
     return ServiceError(404, "scheduleNotFound", f"No schedule '{schedule_id[:40]}' exists.")
 
 
-def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
+def check_schedule(fields: ScheduleInput, now: datetime, limits: Limits) -> Series:
     """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field. Pure CPU
     (a rule is scanned up to its first occurrences and to `now`): callers run it off the event loop."""
     parse_user(fields.user)
@@ -60,7 +60,7 @@ def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
         check_pair("session", fields.presence.availability, fields.presence.activity)
     if fields.preferred_presence is not None:
         check_pair("preferred", fields.preferred_presence.availability, fields.preferred_presence.activity)
-    return parse_series(fields.start, fields.end, fields.time_zone, fields.recurrence, now)
+    return parse_series(fields.start, fields.end, fields.time_zone, fields.recurrence, now, limits)
 
 
 def body_hash(fields: ScheduleInput) -> str:
@@ -79,8 +79,10 @@ class ScheduleService:
         directory: UserDirectory,
         audit: AuditLog,
         clock: Clock,
+        limits: Limits,
     ) -> None:
         self.store = store
+        self._limits = limits
         self._idempotency = idempotency
         self._timeline = timeline
         self._directory = directory
@@ -95,7 +97,7 @@ class ScheduleService:
             raise invalid_field(
                 "invalidIdempotencyKey", "Idempotency-Key", "1-128 printable ASCII characters."
             )
-        series = await asyncio.to_thread(check_schedule, fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now, self._limits)
         user_id = await self._directory.resolve(parse_user(fields.user))
         schedule_id = new_record_id()
         if key is not None:
@@ -183,7 +185,7 @@ class ScheduleService:
             fields = ScheduleInput.model_validate(merged)
         except ValidationError as exc:
             raise validation_problem(exc) from None
-        series = await asyncio.to_thread(check_schedule, fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now, self._limits)
         user_id = record.user_id
         if "user" in patch.model_fields_set:
             user_id = await self._directory.resolve(parse_user(fields.user))

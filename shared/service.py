@@ -23,6 +23,7 @@ from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
+from shared.recurrence import Limits
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
@@ -86,8 +87,13 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
+    limits = Limits(
+        max_hold_days=config.max_hold_days,
+        min_gap=timedelta(minutes=config.schedule_min_gap_minutes),
+        max_per_day=config.schedule_max_per_day,
+    )
     schedules = ScheduleService(
-        ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock
+        ScheduleStore(tables), IdempotencyStore(tables), timeline, directory, audit, clock, limits
     )
     engine = ScheduleEngine(
         schedules.store,
