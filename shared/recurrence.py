@@ -495,6 +495,15 @@ def parse_series(
     return replace(series, mark=passed.mark) if passed is not None else series
 
 
+def marked_by(series: Series, now: datetime) -> Series:
+    """The series with a mark at most at the last occurrence ended by `now`: its own when it has one, else
+    that occurrence's (found by iterating, from the first occurrence: once, then stored)."""
+    if series.mark is not None or series.rule is None:
+        return series
+    passed, _ = _settled(series, now)
+    return replace(series, mark=passed.mark) if passed is not None else series
+
+
 def _check_times_a_day(times_a_day: tuple[time, ...], limits: Limits) -> None:
     """At most `max_per_day` starts a day, at least `min_gap` apart, whatever the rule parts. Every
     frequency the service accepts gives each day it selects the same times (BYHOUR x BYMINUTE x BYSECOND,

@@ -7,6 +7,7 @@ the step claimed, or its work already owned by the occurrence, so nothing is app
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -23,6 +24,7 @@ from shared.recurrence import (
     Transition,
     due_transition,
     mark_text,
+    marked_by,
     next_transition_at,
     occurrence_at,
     occurrence_number,
@@ -55,10 +57,13 @@ def started_in_part(record: ScheduleRecord) -> bool:
     return _PARTIAL in record.extra
 
 
-def series_of(record: ScheduleRecord) -> Series:
-    """A stored schedule's timing, resuming at its stored mark."""
+def series_of(record: ScheduleRecord, now: datetime | None = None) -> Series:
+    """A stored schedule's timing, resuming at its stored mark; a row written before marks were stored
+    (0.6), given `now`, at the last occurrence ended by then: found from the first occurrence, so callers
+    run this off the event loop."""
     series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
-    return with_mark(series, record.extra.get(_RESUME))
+    series = with_mark(series, record.extra.get(_RESUME))
+    return series if now is None else marked_by(series, now)
 
 
 def resume_at(series: Series) -> dict[str, str]:
@@ -133,7 +138,7 @@ class ScheduleEngine:
             return _NOTHING
         if in_step(record, now):
             return _NOTHING
-        series = series_of(record)
+        series = await asyncio.to_thread(series_of, record, now)
         if record.status == "cancelled":
             return await self._undo_cancelled(record, etag, series, entry, now)
         if record.status in {"completed", "failed"}:

@@ -258,7 +258,7 @@ class ScheduleService:
         stored is evaluated from its first occurrence), so callers run it off the event loop."""
         next_start = next_end = None
         if record.status in {"scheduled", "active"}:
-            next_start, next_end = next_start_end(series_of(record), now)
+            next_start, next_end = next_start_end(series_of(record, now), now)
         error = record.last_error
         return Schedule(
             id=record.id,

@@ -20,6 +20,7 @@ from shared.recurrence import (
     Series,
     due_transition,
     mark_text,
+    marked_by,
     next_occurrence,
     next_start_end,
     next_transition_at,
@@ -237,3 +238,10 @@ def test_every_query_from_every_mark_at_every_edge(rule: str) -> None:
                         now,
                         last_done,
                     )
+
+
+def test_a_series_without_a_mark_is_marked_where_parse_would_mark_it() -> None:
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    parsed = parse_series("2006-06-01T09:00:00", "2006-06-01T09:30:00", "Europe/Berlin", "FREQ=DAILY", now)
+    assert marked_by(replace(parsed, mark=None), now).mark == parsed.mark
+    assert marked_by(parsed, now + timedelta(days=30)).mark == parsed.mark  # its own mark is kept
