@@ -20,6 +20,7 @@ from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
 from shared.holding import HoldService
 from shared.holds import CLAIM_LEASE, Failure, Hold, retry_delay
 from shared.recurrence import (
+    Occurrence,
     Series,
     Transition,
     due_transition,
@@ -148,7 +149,9 @@ class ScheduleEngine:
         if retry_at is not None and retry_at > now:  # an older entry (a PATCH leaves one): back-off first
             await self._timeline.move(entry, retry_at, "schedule", record.id)
             return _NOTHING
-        transition = due_transition(series, record.last_done, now)
+        # The rule's evaluation runs off the event loop: cheap from the mark, but a rule that stops matching
+        # is iterated to the end of its frame (up to ~0.2 s) when asked past its last occurrence.
+        transition = await asyncio.to_thread(due_transition, series, record.last_done, now)
         if transition is None:
             await self._settle(record, etag, series, entry, now)
             return _NOTHING
@@ -165,10 +168,10 @@ class ScheduleEngine:
         except ServiceError as error:
             await self._failed(record, etag, series, transition, error, entry, now)
             return _NOTHING
-        done = _after(record, transition, series, now)
+        done = await asyncio.to_thread(_after, record, transition, series, now)
         await self._store.replace(done, etag)
         await self._reindex(done, series, entry, now, claimed=True)
-        return True, due_transition(series, done.last_done, now) is not None
+        return True, await asyncio.to_thread(due_transition, series, done.last_done, now) is not None
 
     async def _carry_out(
         self, record: ScheduleRecord, series: Series, transition: Transition, now: datetime
@@ -218,7 +221,7 @@ class ScheduleEngine:
                 continue
             if other.last_done[1] != "start":
                 continue
-            occurrence = occurrence_at(series_of(other), now)
+            occurrence = await asyncio.to_thread(_running_at, other, now)
             if occurrence is not None and occurrence.index == other.last_done[0]:
                 running.append(Running(other, occurrence))
         return max(running, key=lambda r: r.occurrence.start, default=None)
@@ -310,7 +313,7 @@ class ScheduleEngine:
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
     ) -> None:
         """Nothing due: bring the status up to date and index the next moment."""
-        status = status_at(series, record.last_done, now)
+        status = await asyncio.to_thread(status_at, series, record.last_done, now)
         if status != record.status:
             record = replace(record, status=status, updated_at=now)
             await self._store.replace(record, etag)
@@ -320,7 +323,7 @@ class ScheduleEngine:
         self, record: ScheduleRecord, series: Series, entry: DueEntry, now: datetime, *, claimed: bool = False
     ) -> None:
         finished = record.status in {"completed", "failed", "cancelled"}
-        due = None if finished else next_transition_at(series, record.last_done, now)
+        due = None if finished else await asyncio.to_thread(next_transition_at, series, record.last_done, now)
         await self._timeline.move(entry, due, "schedule", record.id)
         if claimed:
             await self._drop_lease(record, now, due)
@@ -328,6 +331,10 @@ class ScheduleEngine:
     async def _drop_lease(self, record: ScheduleRecord, now: datetime, due: datetime | None) -> None:
         lease = self._timeline.entry(now + CLAIM_LEASE, "schedule", record.id)
         await self._timeline.move(lease, due, "schedule", record.id, written=True)
+
+
+def _running_at(record: ScheduleRecord, now: datetime) -> Occurrence | None:
+    return occurrence_at(series_of(record, now), now)
 
 
 def _retry_at(record: ScheduleRecord) -> datetime | None:
