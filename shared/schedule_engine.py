@@ -68,8 +68,10 @@ def series_of(record: ScheduleRecord, now: datetime | None = None) -> Series:
 
 
 def resume_at(series: Series) -> dict[str, str]:
-    """The bookkeeping that stores the series' mark with its schedule (nothing when it has none)."""
-    return {_RESUME: mark_text(series, series.mark)} if series.mark is not None else {}
+    """The bookkeeping that stores a recurrence's mark with its schedule (nothing when it has none)."""
+    if series.mark is None or series.rule is None:  # a one-off is evaluated at once anyway
+        return {}
+    return {_RESUME: mark_text(series, series.mark)}
 
 
 def in_step(record: ScheduleRecord, now: datetime) -> bool:

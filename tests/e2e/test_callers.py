@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -120,10 +121,12 @@ def on_schedule(method: str, body: Any | None, ok: int, access: str) -> list[Rou
 
 
 def schedule_body(user: str) -> dict[str, Any]:
+    # A month ahead of the service's (real) clock: a start may lie at most two years ahead.
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     return {
         "user": user,
-        "start": "2030-01-07T09:00:00Z",
-        "end": "2030-01-07T10:00:00Z",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
         "statusMessage": "Workshop",
     }
 
