@@ -121,6 +121,16 @@ param maxAttempts int = 5
 @maxValue(30)
 param maxHoldDays int = 7
 
+@description('Least minutes between two starts of a recurring schedule.')
+@minValue(1)
+@maxValue(1440)
+param scheduleMinGapMinutes int = 15
+
+@description('Most starts of a recurring schedule in one day.')
+@minValue(1)
+@maxValue(1440)
+param scheduleMaxPerDay int = 24
+
 @description('Days audit rows and finished schedules are kept.')
 @minValue(1)
 @maxValue(3650)
@@ -204,6 +214,8 @@ var appSettings = union(
     GRAPH_BUDGET_PER_30S: string(graphBudgetPer30s)
     MAX_ATTEMPTS: string(maxAttempts)
     MAX_HOLD_DAYS: string(maxHoldDays)
+    SCHEDULE_MIN_GAP_MINUTES: string(scheduleMinGapMinutes)
+    SCHEDULE_MAX_PER_DAY: string(scheduleMaxPerDay)
     RETENTION_DAYS: string(retentionDays)
     USER_CACHE_HOURS: string(userCacheHours)
     USER_CACHE_MISS_MINUTES: string(userCacheMissMinutes)

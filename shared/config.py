@@ -64,6 +64,10 @@ class Settings(BaseModel):
     graph_budget_per_30s: int = Field(1500, ge=30, le=10_000, alias="GRAPH_BUDGET_PER_30S")
     max_attempts: int = Field(5, ge=1, le=100, alias="MAX_ATTEMPTS")
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
+    # A recurrence's occurrences start at least this far apart and at most this many a day, whatever its
+    # RRULE parts (each start and end costs Graph writes).
+    schedule_min_gap_minutes: int = Field(15, ge=1, le=24 * 60, alias="SCHEDULE_MIN_GAP_MINUTES")
+    schedule_max_per_day: int = Field(24, ge=1, le=24 * 60, alias="SCHEDULE_MAX_PER_DAY")
     retention_days: int = Field(30, ge=1, le=3650, alias="RETENTION_DAYS")
     user_cache_hours: int = Field(24, ge=0, le=24 * 30, alias="USER_CACHE_HOURS")
     # The SDKs' loggers (shared/sdk_logging.py): WARNING keeps a line per storage or Graph call out.

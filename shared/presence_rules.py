@@ -164,9 +164,17 @@ def hold_end(
         return None if default is None else now + default
     if end - now < SESSION_MIN:
         raise invalid_field("invalidTime", field, "The end must be at least 5 minutes from now.")
-    if end - now > timedelta(days=max_days):
-        raise invalid_field("invalidTime", field, f"The end must be within {max_days} days (MAX_HOLD_DAYS).")
+    check_hold_length(end - now, max_days, field)
     return end
+
+
+def check_hold_length(length: timedelta, max_days: int, field: str) -> None:
+    """The one rule for how long the service may hold anything, however it was asked: a direct hold from
+    now to its end, a schedule's occurrence from its start to its end, at most MAX_HOLD_DAYS."""
+    if length > timedelta(days=max_days):
+        raise invalid_field(
+            "invalidTime", field, f"The end must be within {max_days} days of the start (MAX_HOLD_DAYS)."
+        )
 
 
 def check_message(message: str) -> str:

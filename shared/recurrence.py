@@ -21,24 +21,33 @@ Choices, in one place:
   HORIZON + 400 years of iteration (about 0.4 s at worst, paid only when no further occurrence exists).
 - **DTSTART.** `start` gives the time of day and the first date from which the rule applies; as in
   dateutil, it is an occurrence only when it matches the rule (RFC 5545 leaves the other case undefined).
-- Times are kept to the second (RFC 5545 has no fractions; dateutil drops them from DTSTART)."""
+- Times are kept to the second (RFC 5545 has no fractions; dateutil drops them from DTSTART).
+- **Resuming.** A `Mark` names a known occurrence (its index, its number in the rule before any is dropped,
+  its local start). Evaluation resumes there instead of at the series' first occurrence, so a query
+  costs the same at any age: dateutil's rule restarts at the rule period (day, WKST week, month, year)
+  holding the mark, which is one of the periods the original iteration visits (same INTERVAL phase,
+  same BYSETPOS set, same BY* defaults since those stay the original DTSTART's), and COUNT,
+  MAX_OCCURRENCES and the overlap trimming carry on from the mark's numbers. A query uses the series' mark
+  only where the answer cannot depend on occurrences before it; otherwise it iterates from the start."""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from itertools import islice, pairwise
+from itertools import chain, islice, pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 from shared.errors import ServiceError, invalid_field
-from shared.presence_rules import parse_until
+from shared.presence_rules import check_hold_length, parse_until
 from shared.timezones import resolve_zone
 
 # At most this many occurrences of one series are ever evaluated (a daily rule: 27 years).
@@ -48,6 +57,9 @@ HORIZON = timedelta(days=36_524)
 # Overlaps are refused when they happen among this many first occurrences. A later one (daylight saving,
 # or a calendar pattern rarer than this prefix) is trimmed to the next start: occurrences never overlap.
 OVERLAP_CHECK = 500
+# A schedule's start may lie at most this far ahead (a later one is most likely a mistyped year, and would
+# hold a row and its user's schedule count for years before doing anything).
+FURTHEST_START = timedelta(days=2 * 366)
 
 Step = Literal["start", "end"]
 LastDone = tuple[int, Step]
@@ -80,10 +92,32 @@ _LAST_YEAR = 9999  # datetime.MAXYEAR: where dateutil stops iterating
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A known occurrence of a series, where evaluation may resume: occurrence `index` is the rule's
+    `raw`-th local start (0-based, counting those daylight saving drops), at wall-clock time `wall`."""
+
+    index: int
+    raw: int
+    wall: datetime  # naive, in the series' zone
+
+
+@dataclass(frozen=True)
 class Occurrence:
     start: datetime  # aware, UTC
     end: datetime  # aware, UTC; after start, and never after the next occurrence's start
     index: int  # 0-based number in the series
+    mark: Mark | None = field(default=None, compare=False, repr=False)  # where to resume at it
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a new schedule may ask, from settings: each occurrence lasts at most `max_hold_days`
+    (MAX_HOLD_DAYS, as any hold), and a recurrence starts occurrences at least `min_gap` apart
+    (SCHEDULE_MIN_GAP_MINUTES), at most `max_per_day` in a day (SCHEDULE_MAX_PER_DAY)."""
+
+    max_hold_days: int = 7
+    min_gap: timedelta = timedelta(minutes=15)
+    max_per_day: int = 24
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,14 @@ class Series:
     until: datetime | None = None  # UNTIL as an instant (UTC); the last occurrence starts no later
     local_start: datetime | None = None  # DTSTART: the start's naive wall-clock time in `zone`
     local_duration: timedelta = timedelta(0)  # each occurrence's wall-clock length: local end - local start
+    mark: Mark | None = field(default=None, compare=False)  # a known occurrence to resume from
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the timing (not the mark): a stored mark is used only with the series it was taken from."""
+        zone = self.zone.key if self.zone is not None else ""
+        timing = f"1|{self.start}|{self.end}|{zone}|{self.rule}|{self.count}|{self.until}|{self.local_start}"
+        return hashlib.sha256(timing.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -218,8 +260,23 @@ def _framed_rule(parts: str, local_start: datetime, last_wall: datetime) -> tupl
     return framed.replace(until=last_wall.replace(year=last_wall.year + shift)), shift
 
 
-def _local_starts(series: Series) -> Iterator[datetime]:
-    """The rule's occurrences as naive local times, up to the horizon (and loosely up to UNTIL)."""
+def _period_start(framed: rrule, wall: datetime) -> datetime:
+    """The start of the rule period (per FREQ) holding `wall`: where dateutil may restart at it."""
+    freq = framed._freq  # dateutil keeps the parsed rule private
+    if freq == YEARLY:
+        return datetime(wall.year, 1, 1)
+    if freq == MONTHLY:
+        return datetime(wall.year, wall.month, 1)
+    day = datetime(wall.year, wall.month, wall.day)
+    if freq == WEEKLY:
+        return day - timedelta(days=(wall.weekday() - framed._wkst) % 7)
+    assert freq == DAILY
+    return day
+
+
+def _local_starts(series: Series, since: Mark | None = None) -> Iterator[datetime]:
+    """The rule's occurrences as naive local times, up to the horizon (and loosely up to UNTIL); from
+    `since.wall` on when given (the caller checks that it comes first)."""
     assert series.rule is not None
     assert series.local_start is not None
     assert series.zone is not None
@@ -233,6 +290,16 @@ def _local_starts(series: Series) -> Iterator[datetime]:
             until_wall = series.until.astimezone(series.zone).replace(tzinfo=None) + timedelta(days=1)
             last_wall = min(last_wall, until_wall)
     framed, shift = _framed_rule(series.rule, series.local_start, last_wall)
+    from_wall = None
+    if since is not None:
+        from_wall = since.wall.replace(year=since.wall.year + shift)
+        period = _period_start(framed, from_wall)
+        if period > framed._dtstart:
+            # The same rule (BY* defaults, INTERVAL, WKST, UNTIL as parsed) entered at a later period of
+            # its own iteration; DTSTART's own period stays with the original (a first WEEKLY period is cut
+            # at DTSTART, and BYSETPOS counts within it).
+            framed = copy.copy(framed)
+            framed._dtstart = period
     starts = iter(framed)
     while True:
         try:
@@ -241,20 +308,24 @@ def _local_starts(series: Series) -> Iterator[datetime]:
             return
         except (ValueError, OverflowError):  # dateutil stepped past year 9999: the end of the frame
             return
+        if from_wall is not None and wall < from_wall:
+            continue
         yield wall.replace(year=wall.year - shift)  # exact: a 400-year shift keeps 29 February
 
 
-def _windows(series: Series) -> Iterator[tuple[datetime, datetime]]:
-    """Each occurrence's (start, end) in UTC as the rule gives them, before any overlap is trimmed."""
+def _windows(series: Series, since: Mark | None = None) -> Iterator[tuple[datetime, datetime, int, datetime]]:
+    """Each occurrence's (start, end) in UTC as the rule gives them, before any overlap is trimmed, with
+    its raw number and local start; from the mark's on when given."""
     if series.rule is None:
-        yield series.start, series.end
+        yield series.start, series.end, 0, series.start
         return
     assert series.zone is not None
     elapsed = series.end - series.start
-    starts = _local_starts(series)
+    first_raw = 0 if since is None else since.raw
+    starts = _local_starts(series, since)
     if series.count is not None:
-        starts = islice(starts, series.count)
-    for wall in starts:
+        starts = islice(starts, max(0, series.count - first_raw))
+    for raw, wall in enumerate(starts, first_raw):
         try:
             start = _to_utc(wall, series.zone)
             end = _to_utc(wall + series.local_duration, series.zone)
@@ -264,37 +335,106 @@ def _windows(series: Series) -> Iterator[tuple[datetime, datetime]]:
             return
         if end <= start:  # a start in the spring-forward gap with its end just after it
             end = start + elapsed
-        yield start, end
+        yield start, end, raw, wall
 
 
-def occurrences(series: Series) -> Iterator[Occurrence]:
+def occurrences(series: Series, since: Mark | None = None) -> Iterator[Occurrence]:
     """Every occurrence in order: starts strictly increase and none overlaps the next. At most
     MAX_OCCURRENCES, within HORIZON of the start. Past the prefix `parse_series` checked, an occurrence
     that would overlap the next one ends at the next start, and one that daylight saving moves to or
-    before the previous start is dropped (02:45 in the gap reads as 03:45, where 03:45 already is)."""
-    pending: tuple[datetime, datetime] | None = None
+    before the previous start is dropped (02:45 in the gap reads as 03:45, where 03:45 already is).
+    With `since` (a mark of this series), from that occurrence on; a mark the rule does not give there
+    is ignored."""
+    windows = _windows(series, since if series.rule is not None else None)
+    pending: tuple[datetime, datetime, int, datetime] | None = None
     index = 0
-    for start, end in _windows(series):
+    if since is not None and series.rule is not None:
+        pending = next(windows, None)
+        if pending is None or pending[2] != since.raw or pending[3] != since.wall:
+            yield from occurrences(series)
+            return
+        index = since.index
+    for window in windows:
         if pending is not None:
-            if start <= pending[0]:
+            if window[0] <= pending[0]:
                 continue
-            yield Occurrence(pending[0], min(pending[1], start), index)
+            yield Occurrence(
+                pending[0], min(pending[1], window[0]), index, Mark(index, pending[2], pending[3])
+            )
             index += 1
             if index >= MAX_OCCURRENCES:
                 return
-        pending = (start, end)
+        pending = window
     if pending is not None:
-        yield Occurrence(pending[0], pending[1], index)
+        yield Occurrence(pending[0], pending[1], index, Mark(index, pending[2], pending[3]))
+
+
+def _from(
+    series: Series, first: int, now: datetime | None = None, *, ended: bool = False
+) -> Iterator[Occurrence]:
+    """The occurrences a query reads from index `first` on: from the series' mark when that gives the same
+    answer, else from the start. The mark serves when it is at or before `first`, or, for a query that
+    passes over whatever ended by `now`, when those before it have ended: its occurrence started by `now`
+    (each ends by the next start), or with `ended` (a query that reports the last one passed) ended."""
+    mark = series.mark
+    if mark is not None and series.rule is not None:
+        resumed = occurrences(series, mark)
+        at = next(resumed, None)
+        resumable = at is not None and at.index == mark.index
+        if resumable and (
+            mark.index <= first or (now is not None and (at.end if ended else at.start) <= now)
+        ):
+            return chain([at], resumed)
+    return occurrences(series)
+
+
+def mark_text(series: Series, mark: Mark) -> str:
+    """A mark as stored with its schedule, tied to the series' timing."""
+    return f"{series.fingerprint}|{mark.index}|{mark.raw}|{mark.wall.isoformat()}"
+
+
+def with_mark(series: Series, text: str | None) -> Series:
+    """The series resuming at a stored mark; as it is when the mark is absent, unreadable or another's."""
+    if not text or series.rule is None:
+        return series
+    try:
+        fingerprint, index, raw, wall = text.split("|")
+        if fingerprint != series.fingerprint:
+            return series
+        mark = Mark(int(index), int(raw), datetime.fromisoformat(wall))
+    except ValueError:
+        return series
+    if mark.wall.tzinfo is not None or not 0 <= mark.index <= mark.raw:
+        return series
+    return replace(series, mark=mark)
+
+
+def _settled(series: Series, now: datetime) -> tuple[Occurrence | None, Occurrence | None]:
+    """The last occurrence that ended by `now` and the first that did not (one running at `now` counts)."""
+    passed = None
+    for occurrence in _from(series, 0, now, ended=True):
+        if occurrence.end > now:
+            return passed, occurrence
+        passed = occurrence
+    return passed, None
 
 
 def parse_series(
-    start: str, end: str, time_zone: str | None, recurrence: str | None, now: datetime | None
+    start: str,
+    end: str,
+    time_zone: str | None,
+    recurrence: str | None,
+    now: datetime | None,
+    limits: Limits = Limits(),
 ) -> Series:
     """A schedule's timing from its input, or a 400 naming the field (api.md, Schedules): `start` < `end`,
     each with an offset or none plus `timeZone`; a one-off must not have ended; a `recurrence` needs
     `timeZone`, must be an RRULE the service honours, must have occurrences that do not overlap, and one
-    of them must end after `now`. `now` None re-reads input accepted before (a stored schedule, which may
-    have ended since): the checks against `now` and the scan of the first occurrences are left out."""
+    of them must end after `now`; `limits` hold (each occurrence's length, the gap between starts, their
+    number a day), and `start` is at most FURTHEST_START ahead. `now` None re-reads input accepted before
+    (a stored schedule, which may have ended since): the checks against `now`, the limits and the scan of
+    the first occurrences are left out. With `now`, the series comes marked at the last occurrence ended
+    by then, for later queries to resume at."""
     if recurrence is not None and not time_zone:
         raise invalid_field(
             "invalidTimeZone", "timeZone", "A recurrence needs timeZone, so that 09:00 stays 09:00 local."
@@ -304,6 +444,12 @@ def parse_series(
     if end_at <= start_at:
         raise invalid_field("invalidTime", "end", "The end must be after the start.")
     zone = resolve_zone(time_zone) if time_zone else None
+    if now is not None:
+        if start_at - now > FURTHEST_START:
+            raise invalid_field(
+                "invalidTime", "start", f"The start must be within {FURTHEST_START.days} days from now."
+            )
+        check_hold_length(end_at - start_at, limits.max_hold_days, "end")
     if recurrence is None:
         if now is not None and end_at <= now:
             raise invalid_field("invalidTime", "end", "The end has passed.")
@@ -325,27 +471,79 @@ def parse_series(
     )
     if now is None:
         return series
+    # Its wall-clock length too (what each occurrence lasts but on a daylight-saving day): the same rule.
+    check_hold_length(series.local_duration, limits.max_hold_days, "end")
     try:
+        # The times each selected day gets (dateutil's, kept private): bound first, before any scan.
+        _check_times_a_day(rrulestr(rule.parts, dtstart=local_start)._timeset, limits)
         first = list(islice(_windows(series), OVERLAP_CHECK))
     except (ValueError, TypeError, IndexError, KeyError, OverflowError) as error:
         raise _bad_rule(f"This is not an RRULE the service can evaluate: {str(error)[:120]}") from None
     if not first:
         raise _bad_rule("This rule has no occurrence (from start on, within 100 years).")
-    for (start_1, end_1), (start_2, _) in pairwise(first):
+    for (start_1, end_1, *_), (start_2, *_) in pairwise(first):
         if start_2 < end_1:
             raise _bad_rule(
                 f"Occurrences overlap: the one from {start_1.astimezone(zone).isoformat()} lasts until "
                 f"{end_1.astimezone(zone).isoformat()}, after the next starts at "
                 f"{start_2.astimezone(zone).isoformat()}."
             )
-    if next_occurrence(series, now) is None:
+    _check_gaps([window[0] for window in first], zone, limits)
+    passed, upcoming = _settled(series, now)
+    if upcoming is None:
         raise _bad_rule("Every occurrence of this series has ended.")
-    return series
+    return replace(series, mark=passed.mark) if passed is not None else series
+
+
+def marked_by(series: Series, now: datetime) -> Series:
+    """The series with a mark at most at the last occurrence ended by `now`: its own when it has one, else
+    that occurrence's (found by iterating, from the first occurrence: once, then stored)."""
+    if series.mark is not None or series.rule is None:
+        return series
+    passed, _ = _settled(series, now)
+    return replace(series, mark=passed.mark) if passed is not None else series
+
+
+def _check_times_a_day(times_a_day: tuple[time, ...], limits: Limits) -> None:
+    """At most `max_per_day` starts a day, at least `min_gap` apart, whatever the rule parts. Every
+    frequency the service accepts gives each day it selects the same times (BYHOUR x BYMINUTE x BYSECOND,
+    DTSTART's where absent; BYSETPOS only removes some), so those times bound both for every day, the gap
+    from a day's last to the next day's first included."""
+    if len(times_a_day) > limits.max_per_day:
+        raise _bad_rule(
+            f"This rule starts up to {len(times_a_day)} occurrences a day; at most {limits.max_per_day} are "
+            "allowed (SCHEDULE_MAX_PER_DAY)."
+        )
+    seconds = [t.hour * 3600 + t.minute * 60 + t.second for t in times_a_day]
+    gaps = [b - a for a, b in pairwise(seconds)] + [86_400 - seconds[-1] + seconds[0]]
+    finest = timedelta(seconds=min(gaps))
+    if finest < limits.min_gap:
+        raise _bad_rule(
+            f"This rule starts occurrences {_span(finest)} apart; they must start at least "
+            f"{_span(limits.min_gap)} apart (SCHEDULE_MIN_GAP_MINUTES)."
+        )
+
+
+def _check_gaps(first_starts: list[datetime], zone: ZoneInfo, limits: Limits) -> None:
+    """The same gap between the first occurrences as instants: daylight saving can bring two starts closer
+    by its shift (01:50 and 03:00 are 10 minutes apart when the clocks go forward at 02:00)."""
+    for start_1, start_2 in pairwise(first_starts):
+        if start_2 - start_1 < limits.min_gap:
+            raise _bad_rule(
+                f"Occurrences start at {start_1.astimezone(zone).isoformat()} and "
+                f"{start_2.astimezone(zone).isoformat()}, {_span(start_2 - start_1)} apart; they must start "
+                f"at least {_span(limits.min_gap)} apart (SCHEDULE_MIN_GAP_MINUTES)."
+            )
+
+
+def _span(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def next_occurrence(series: Series, after: datetime) -> Occurrence | None:
     """The first occurrence whose end is after `after`: one running at `after` counts."""
-    return next((occurrence for occurrence in occurrences(series) if occurrence.end > after), None)
+    return next((occurrence for occurrence in _from(series, 0, after) if occurrence.end > after), None)
 
 
 def occurrence_at(series: Series, now: datetime) -> Occurrence | None:
@@ -354,11 +552,14 @@ def occurrence_at(series: Series, now: datetime) -> Occurrence | None:
     return upcoming if upcoming is not None and upcoming.start <= now else None
 
 
-def _occurrence(series: Series, index: int) -> Occurrence:
+def occurrence_number(series: Series, index: int) -> Occurrence:
+    """Occurrence `index` of the series."""
     if index >= 0:
-        for occurrence in occurrences(series):
+        for occurrence in _from(series, index):
             if occurrence.index == index:
                 return occurrence
+            if occurrence.index > index:
+                break
     raise ValueError(f"last_done names occurrence {index}, which this series does not have")
 
 
@@ -368,11 +569,11 @@ def due_transition(series: Series, last_done: LastDone | None, now: datetime) ->
     stays active past it); one whose end has passed is never started, but skipped (one skip covers all
     such, record it with `Transition.done`); the one running now is started."""
     if last_done is not None and last_done[1] == "start":
-        running = _occurrence(series, last_done[0])
+        running = occurrence_number(series, last_done[0])
         return Transition("end", running) if running.end <= now else None
     first_pending = 0 if last_done is None else last_done[0] + 1
     passed: Occurrence | None = None  # the last of the pending occurrences that ended unseen
-    for occurrence in occurrences(series):
+    for occurrence in _from(series, first_pending, now, ended=True):
         if occurrence.index < first_pending:
             continue
         if occurrence.end <= now:
@@ -392,11 +593,11 @@ def status_at(series: Series, last_done: LastDone | None, now: datetime) -> Stat
     out still reads `scheduled`)."""
     first_pending = 0
     if last_done is not None:
-        if last_done[1] == "start" and _occurrence(series, last_done[0]).end > now:
+        if last_done[1] == "start" and occurrence_number(series, last_done[0]).end > now:
             return "active"
         first_pending = last_done[0] + 1
     upcoming = next(
-        (o for o in occurrences(series) if o.index >= first_pending and o.end > now),
+        (o for o in _from(series, first_pending, now) if o.index >= first_pending and o.end > now),
         None,
     )
     return "scheduled" if upcoming is not None else "completed"
@@ -405,7 +606,7 @@ def status_at(series: Series, last_done: LastDone | None, now: datetime) -> Stat
 def next_start_end(series: Series, now: datetime) -> tuple[datetime | None, datetime | None]:
     """The API's `nextStart` and `nextEnd`: the next start after `now` and the next end after `now`
     (a running occurrence's end counts, its start does not)."""
-    upcoming = occurrences(series)
+    upcoming = _from(series, 0, now)
     for occurrence in upcoming:
         if occurrence.end <= now:
             continue
@@ -419,9 +620,10 @@ def next_start_end(series: Series, now: datetime) -> tuple[datetime | None, date
 def next_transition_at(series: Series, last_done: LastDone | None, now: datetime) -> datetime | None:
     """When `due_transition` will next have something to do (`now` if it has already); None: never."""
     if last_done is not None and last_done[1] == "start":
-        return max(_occurrence(series, last_done[0]).end, now)
+        return max(occurrence_number(series, last_done[0]).end, now)
     first_pending = 0 if last_done is None else last_done[0] + 1
-    for occurrence in occurrences(series):
+    # From the mark only when those before it ended (the answer is `now` either way: the mark's started).
+    for occurrence in _from(series, first_pending, now):
         if occurrence.index >= first_pending:
             return max(occurrence.start, now) if occurrence.end > now else now
     return None

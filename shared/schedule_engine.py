@@ -7,6 +7,7 @@ the step claimed, or its work already owned by the occurrence, so nothing is app
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -24,11 +25,14 @@ from shared.recurrence import (
     Series,
     Transition,
     due_transition,
+    mark_text,
+    marked_by,
     next_transition_at,
     occurrence_at,
-    occurrences,
+    occurrence_number,
     parse_series,
     status_at,
+    with_mark,
 )
 from shared.schedule_effects import Running, abandoned, ended, owner_of, started
 from shared.schedule_store import ScheduleRecord, ScheduleStore
@@ -42,6 +46,9 @@ _RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not ye
 # undone like an end when the occurrence is skipped or the schedule cancelled. Written with the claim, so
 # a worker that dies after Graph took the start leaves it too.
 _PARTIAL = "PartialIndex"
+# Where the series' evaluation resumes (a recurrence.Mark as text): the occurrence last done, or the last
+# one ended when the schedule was written, so that a query costs the same however old the series is.
+_RESUME = "Resume"
 
 
 _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
@@ -50,6 +57,22 @@ _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
 def started_in_part(record: ScheduleRecord) -> bool:
     """A start may have left some of its parts in Graph: the schedule counts as active."""
     return _PARTIAL in record.extra
+
+
+def series_of(record: ScheduleRecord, now: datetime | None = None) -> Series:
+    """A stored schedule's timing, resuming at its stored mark; a row written before marks were stored
+    (0.6), given `now`, at the last occurrence ended by then: found from the first occurrence, so callers
+    run this off the event loop."""
+    series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+    series = with_mark(series, record.extra.get(_RESUME))
+    return series if now is None else marked_by(series, now)
+
+
+def resume_at(series: Series) -> dict[str, str]:
+    """The bookkeeping that stores a recurrence's mark with its schedule (nothing when it has none)."""
+    if series.mark is None or series.rule is None:  # a one-off is evaluated at once anyway
+        return {}
+    return {_RESUME: mark_text(series, series.mark)}
 
 
 def in_step(record: ScheduleRecord, now: datetime) -> bool:
@@ -119,7 +142,7 @@ class ScheduleEngine:
             return _NOTHING
         if in_step(record, now):
             return _NOTHING
-        series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
+        series = await asyncio.to_thread(series_of, record, now)
         if record.status == "cancelled":
             return await self._undo_cancelled(record, etag, series, entry, now)
         if record.status in {"completed", "failed"}:
@@ -129,7 +152,9 @@ class ScheduleEngine:
         if retry_at is not None and retry_at > now:  # an older entry (a PATCH leaves one): back-off first
             await self._timeline.move(entry, retry_at, "schedule", record.id)
             return _NOTHING
-        transition = due_transition(series, record.last_done, now)
+        # The rule's evaluation runs off the event loop: cheap from the mark, but a rule that stops matching
+        # is iterated to the end of its frame (up to ~0.2 s) when asked past its last occurrence.
+        transition = await asyncio.to_thread(due_transition, series, record.last_done, now)
         if transition is None:
             await self._settle(record, etag, series, entry, now)
             return _NOTHING
@@ -146,11 +171,11 @@ class ScheduleEngine:
         except ServiceError as error:
             await self._failed(record, etag, series, transition, error, entry, now)
             return _NOTHING
-        done = _after(record, transition, series, now)
+        done = await asyncio.to_thread(_after, record, transition, series, now)
         await self._store.replace(done, etag)
         metrics.schedule_transition(transition.kind)
         await self._reindex(done, series, entry, now, claimed=True)
-        return True, due_transition(series, done.last_done, now) is not None
+        return True, await asyncio.to_thread(due_transition, series, done.last_done, now) is not None
 
     async def _carry_out(
         self, record: ScheduleRecord, series: Series, transition: Transition, now: datetime
@@ -159,7 +184,7 @@ class ScheduleEngine:
         if transition.kind == "skip":
             partial = record.extra.get(_PARTIAL)
             if partial is not None and int(partial) in transition.skipped:
-                partly = Transition("end", _occurrence(series, int(partial)))
+                partly = Transition("end", occurrence_number(series, int(partial)))
                 await self._carry_out(record, series, partly, now)
             await self._audit.append(
                 now, TIMER_CALLER, record.user, record.user_id, "schedule.skip", "ok", schedule_id=record.id
@@ -200,8 +225,7 @@ class ScheduleEngine:
                 continue
             if other.last_done[1] != "start":
                 continue
-            series = parse_series(other.start, other.end, other.time_zone, other.recurrence, None)
-            occurrence = occurrence_at(series, now)
+            occurrence = await asyncio.to_thread(_running_at, other, now)
             if occurrence is not None and occurrence.index == other.last_done[0]:
                 running.append(Running(other, occurrence))
         return max(running, key=lambda r: r.occurrence.start, default=None)
@@ -212,7 +236,7 @@ class ScheduleEngine:
         """A cancelled schedule that was running is reverted as if its occurrence had ended now."""
         index = record.extra.get(_RUNNING, record.extra.get(_PARTIAL))
         if index is not None:
-            occurrence = _occurrence(series, int(index))
+            occurrence = occurrence_number(series, int(index))
             etag = await self._claim(record, etag, now)
             await self._store.mark_running(record, False)
             try:
@@ -296,7 +320,7 @@ class ScheduleEngine:
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
     ) -> None:
         """Nothing due: bring the status up to date and index the next moment."""
-        status = status_at(series, record.last_done, now)
+        status = await asyncio.to_thread(status_at, series, record.last_done, now)
         if status != record.status:
             record = replace(record, status=status, updated_at=now)
             await self._store.replace(record, etag)
@@ -306,7 +330,7 @@ class ScheduleEngine:
         self, record: ScheduleRecord, series: Series, entry: DueEntry, now: datetime, *, claimed: bool = False
     ) -> None:
         finished = record.status in {"completed", "failed", "cancelled"}
-        due = None if finished else next_transition_at(series, record.last_done, now)
+        due = None if finished else await asyncio.to_thread(next_transition_at, series, record.last_done, now)
         await self._timeline.move(entry, due, "schedule", record.id)
         if claimed:
             await self._drop_lease(record, now, due)
@@ -314,6 +338,10 @@ class ScheduleEngine:
     async def _drop_lease(self, record: ScheduleRecord, now: datetime, due: datetime | None) -> None:
         lease = self._timeline.entry(now + CLAIM_LEASE, "schedule", record.id)
         await self._timeline.move(lease, due, "schedule", record.id, written=True)
+
+
+def _running_at(record: ScheduleRecord, now: datetime) -> Occurrence | None:
+    return occurrence_at(series_of(record, now), now)
 
 
 def _retry_at(record: ScheduleRecord) -> datetime | None:
@@ -326,6 +354,7 @@ def _after(record: ScheduleRecord, transition: Transition, series: Series, now: 
     extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
     if transition.kind == "start":
         extra[_RUNNING] = transition.occurrence.index
+    extra |= resume_at(replace(series, mark=transition.occurrence.mark))
     last_done = transition.done
     return replace(
         record,
@@ -336,7 +365,3 @@ def _after(record: ScheduleRecord, transition: Transition, series: Series, now: 
         updated_at=now,
         extra=extra,
     )
-
-
-def _occurrence(series: Series, index: int) -> Occurrence:
-    return next(o for o in occurrences(series) if o.index == index)

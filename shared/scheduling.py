@@ -4,6 +4,7 @@ the moment it next needs the timer."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -22,8 +23,8 @@ from shared.keys import is_record_id, new_record_id
 from shared.models import LastError, PreferredPair, PresencePair, Schedule, ScheduleFields, ScheduleInput
 from shared.presence_rules import check_message, check_pair
 from shared.quota import Quotas
-from shared.recurrence import Series, next_start_end, next_transition_at, parse_series
-from shared.schedule_engine import in_step, started_in_part
+from shared.recurrence import Limits, Series, next_start_end, next_transition_at, parse_series
+from shared.schedule_engine import in_step, resume_at, series_of, started_in_part
 from shared.schedule_store import (
     LIVE,
     IdempotencyStore,
@@ -51,8 +52,9 @@ def schedule_not_found(schedule_id: str) -> ServiceError:
     return ServiceError(404, "scheduleNotFound", f"No schedule '{schedule_id[:40]}' exists.")
 
 
-def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
-    """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field."""
+def check_schedule(fields: ScheduleInput, now: datetime, limits: Limits) -> Series:
+    """Everything api.md asks of a schedule, before any lookup or write; a 400 naming the field. Pure CPU
+    (a rule is scanned up to its first occurrences and to `now`): callers run it off the event loop."""
     parse_user(fields.user)
     if fields.status_message is None and fields.presence is None and fields.preferred_presence is None:
         raise invalid_field(
@@ -66,7 +68,7 @@ def check_schedule(fields: ScheduleInput, now: datetime) -> Series:
         check_pair("session", fields.presence.availability, fields.presence.activity)
     if fields.preferred_presence is not None:
         check_pair("preferred", fields.preferred_presence.availability, fields.preferred_presence.activity)
-    return parse_series(fields.start, fields.end, fields.time_zone, fields.recurrence, now)
+    return parse_series(fields.start, fields.end, fields.time_zone, fields.recurrence, now, limits)
 
 
 def body_hash(fields: ScheduleInput) -> str:
@@ -85,6 +87,7 @@ class ScheduleService:
         directory: UserDirectory,
         audit: AuditLog,
         clock: Clock,
+        limits: Limits,
         *,
         quotas: Quotas | None = None,
         max_per_user: int = 0,
@@ -92,6 +95,7 @@ class ScheduleService:
         self._quotas = quotas
         self._max_per_user = max_per_user
         self.store = store
+        self._limits = limits
         self._idempotency = idempotency
         self._timeline = timeline
         self._directory = directory
@@ -106,7 +110,7 @@ class ScheduleService:
             raise invalid_field(
                 "invalidIdempotencyKey", "Idempotency-Key", "1-128 printable ASCII characters."
             )
-        series = check_schedule(fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now, self._limits)
         user_id = await self._directory.resolve(parse_user(fields.user))
         schedule_id = new_record_id()
         if key is not None:
@@ -118,8 +122,8 @@ class ScheduleService:
                     409, "idempotencyKeyReused", "This Idempotency-Key's schedule is now another user's."
                 )
             if existing is not None:
-                return self.view(existing, now)
-        record = _record(schedule_id, fields, user_id, caller, now)
+                return await self._view(existing, now)
+        record = replace(_record(schedule_id, fields, user_id, caller, now), extra=resume_at(series))
         await self._take_slot(user_id)
         try:
             await self.store.create(record)
@@ -127,7 +131,7 @@ class ScheduleService:
             await self._give_back(user_id)
             existing, _ = await self.store.get(schedule_id)
             assert existing is not None
-            return self.view(existing, now)
+            return await self._view(existing, now)
         except BaseException:
             await self._give_back(user_id)
             raise
@@ -135,7 +139,7 @@ class ScheduleService:
         await self._audit.append(
             now, caller, record.user, user_id, "schedule.create", "ok", schedule_id=schedule_id
         )
-        return self.view(record, now)
+        return await self._view(record, now)
 
     async def _idempotent_id(self, key: str, digest: str, fresh_id: str, now: datetime) -> str:
         for _ in range(2):
@@ -160,7 +164,7 @@ class ScheduleService:
 
     async def get(self, schedule_id: str) -> tuple[Schedule, str]:
         record, etag = await self._load(schedule_id)
-        return self.view(record, self._clock.now()), etag
+        return await self._view(record, self._clock.now()), etag
 
     async def list(
         self, user: str | None, status: str | None, top: int, after: str | None
@@ -174,7 +178,8 @@ class ScheduleService:
         user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
         now = self._clock.now()
-        return [self.view(r, now) for r in records], last
+        # One thread for the page: the event loop goes on serving meanwhile.
+        return await asyncio.to_thread(lambda: [self.view(r, now) for r in records]), last
 
     async def update(
         self, caller: str, schedule_id: str, patch: ScheduleFields, if_match: str | None
@@ -198,7 +203,7 @@ class ScheduleService:
             fields = ScheduleInput.model_validate(merged)
         except ValidationError as exc:
             raise validation_problem(exc) from None
-        series = check_schedule(fields, now)
+        series = await asyncio.to_thread(check_schedule, fields, now, self._limits)
         user_id = record.user_id
         if "user" in patch.model_fields_set:
             user_id = await self._directory.resolve(parse_user(fields.user))
@@ -208,6 +213,7 @@ class ScheduleService:
             status="scheduled",
             last_done=None,
             version=record.version + 1,
+            extra=resume_at(series),
         )
         # Moved to another user, or a failed one live again: it takes a slot of its (new) user.
         takes_slot = user_id != record.user_id or record.status == "failed"
@@ -229,7 +235,7 @@ class ScheduleService:
         await self._audit.append(
             now, caller, updated.user, user_id, "schedule.update", "ok", schedule_id=record.id
         )
-        return self.view(updated, now), new_etag
+        return await self._view(updated, now), new_etag
 
     async def cancel(self, caller: str, schedule_id: str, if_match: str | None = None) -> bool:
         """Mark it cancelled (only the version `if_match`, when given); True when it was running, so what it
@@ -288,11 +294,15 @@ class ScheduleService:
         if due is not None:
             await self._timeline.add(due, "schedule", record.id)
 
+    async def _view(self, record: ScheduleRecord, now: datetime) -> Schedule:
+        return await asyncio.to_thread(self.view, record, now)
+
     def view(self, record: ScheduleRecord, now: datetime) -> Schedule:
+        """The API's view: pure CPU, cheap from the schedule's stored mark (a row written before marks were
+        stored is evaluated from its first occurrence), so callers run it off the event loop."""
         next_start = next_end = None
         if record.status in {"scheduled", "active"}:
-            series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
-            next_start, next_end = next_start_end(series, now)
+            next_start, next_end = next_start_end(series_of(record, now), now)
         error = record.last_error
         return Schedule(
             id=record.id,

@@ -32,6 +32,7 @@ from shared.metrics import MeteredTransport
 from shared.pacing import Pacer
 from shared.presence import PresenceReader
 from shared.quota import Quotas
+from shared.recurrence import Limits
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
 from shared.scheduling import ScheduleService
@@ -98,6 +99,11 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         concurrency=config.graph_concurrency,
     )
     presence = PresenceReader(directory, gateway, holding)
+    limits = Limits(
+        max_hold_days=config.max_hold_days,
+        min_gap=timedelta(minutes=config.schedule_min_gap_minutes),
+        max_per_day=config.schedule_max_per_day,
+    )
     quotas = Quotas(tables, clock)
     schedules = ScheduleService(
         ScheduleStore(tables),
@@ -106,6 +112,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         directory,
         audit,
         clock,
+        limits,
         quotas=quotas,
         max_per_user=config.max_schedules_per_user,
     )

@@ -132,9 +132,8 @@ def on_schedule(method: str, body: Any | None, ok: int, access: str) -> list[Rou
 
 
 def schedule_body(user: str) -> dict[str, Any]:
-    """A one-off a month ahead of the host's clock, which is the real one here (a fixed date would pass
-    until that day and fail after it)."""
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=30)
+    # A month ahead of the service's (real) clock: a start may lie at most two years ahead.
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     return {
         "user": user,
         "start": start.isoformat(),

@@ -122,6 +122,10 @@ async def test_unknown_and_malformed_ids_are_404(api, clock):
         assert (reply.status, reply.body["code"]) == (404, "scheduleNotFound")
 
 
+EVERY_MINUTE = (
+    "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=" + ",".join(map(str, range(60)))
+)
+
 BAD_SCHEDULES = [
     ({"statusMessage": None}, "invalidSchedule", "statusMessage"),
     ({"end": "2026-11-23T11:00:00"}, "invalidTime", "end"),
@@ -135,6 +139,18 @@ BAD_SCHEDULES = [
     ({"timeZone": "Atlantis/Capital"}, "invalidTimeZone", "timeZone"),
     ({"recurrence": "FREQ=HOURLY;COUNT=3"}, "invalidRecurrence", "recurrence"),
     ({"recurrence": "FREQ=SOMETIMES"}, "invalidRecurrence", "recurrence"),
+    # Every minute, or every second, through BYHOUR/BYMINUTE/BYSECOND while FREQ=MINUTELY is refused.
+    ({"recurrence": EVERY_MINUTE}, "invalidRecurrence", "recurrence"),
+    ({"recurrence": EVERY_MINUTE + ";BYSECOND=0,30"}, "invalidRecurrence", "recurrence"),
+    (
+        {"recurrence": "FREQ=DAILY;BYHOUR=12;BYMINUTE=0,10", "end": "2026-11-23T12:05:00"},
+        "invalidRecurrence",
+        "recurrence",
+    ),
+    # Longer than any hold may last (MAX_HOLD_DAYS), or starting years ahead.
+    ({"end": "9999-01-01T00:00:00", "recurrence": None}, "invalidTime", "end"),
+    ({"end": "2026-12-01T12:00:01", "recurrence": None}, "invalidTime", "end"),
+    ({"start": "2030-01-07T12:00:00", "end": "2030-01-07T13:00:00"}, "invalidTime", "start"),
     ({"presence": {"availability": "Busy", "activity": "Busy"}}, "invalidPresence", "activity"),
     ({"preferredPresence": {"availability": "Busy", "activity": "InACall"}}, "invalidPresence", "activity"),
     ({"statusMessage": "x" * 281}, "invalidMessage", "message"),
@@ -151,3 +167,17 @@ async def test_bad_schedules_are_400_before_any_lookup_or_write(api, graph, cloc
     assert (reply.body["code"], reply.body["errors"][0]["field"]) == (code, field)
     assert await graph.journal() == []
     assert await rows("Schedules") == []
+
+
+async def test_a_patch_past_the_limits_is_400_and_changes_nothing(api, graph, clock, rows):
+    created = (await api.post("/api/schedules", json=LUNCH)).body
+    before = await rows("Schedules")
+    for change, code, field in [
+        ({"recurrence": EVERY_MINUTE, "end": "2026-11-23T12:01:00"}, "invalidRecurrence", "recurrence"),
+        ({"recurrence": None, "end": "9999-01-01T00:00:00"}, "invalidTime", "end"),
+    ]:
+        reply = await api.call("PATCH", f"/api/schedules/{created['id']}", json=change)
+        assert reply.status == 400, reply.body
+        assert (reply.body["code"], reply.body["errors"][0]["field"]) == (code, field)
+    assert await rows("Schedules") == before
+    assert await graph.journal(method="POST") == []

@@ -281,6 +281,8 @@ def test_each_tunable_has_a_parameter_with_the_codes_default_and_bounds():
         "GRAPH_BUDGET_PER_30S",
         "MAX_ATTEMPTS",
         "MAX_HOLD_DAYS",
+        "SCHEDULE_MIN_GAP_MINUTES",
+        "SCHEDULE_MAX_PER_DAY",
         "RETENTION_DAYS",
         "USER_CACHE_HOURS",
         "USER_CACHE_MISS_MINUTES",

@@ -16,6 +16,7 @@ from shared.errors import ServiceError
 from shared.recurrence import (
     MAX_OCCURRENCES,
     LastDone,
+    Limits,
     Occurrence,
     Series,
     Transition,
@@ -504,3 +505,96 @@ def test_a_daily_series_keeps_its_local_times_wherever_they_exist(zone, first_da
         if exists(wall_start) and exists(wall_end):
             assert o.end.astimezone(tz).replace(tzinfo=None) == wall_end
         assert o.start < o.end
+
+
+# --- limits: how often, how long, how far ahead -------------------------------------------------------
+
+EVERY_HOUR = ",".join(map(str, range(24)))
+EVERY_MINUTE = ",".join(map(str, range(60)))
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "detail"),
+    [
+        (f"FREQ=DAILY;BYHOUR={EVERY_HOUR};BYMINUTE={EVERY_MINUTE}", "up to 1440 occurrences a day"),
+        (f"FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE={EVERY_MINUTE};BYSECOND=0,30", "up to 120 occurrences"),
+        (f"FREQ=DAILY;BYHOUR={EVERY_HOUR};BYMINUTE=0,30", "up to 48 occurrences a day"),
+        # BYSETPOS leaves one a day, but the parts bound what any day may get: refused all the same.
+        (f"FREQ=DAILY;BYHOUR={EVERY_HOUR};BYMINUTE={EVERY_MINUTE};BYSETPOS=1", "up to 1440"),
+        ("FREQ=MONTHLY;BYHOUR=9;BYMINUTE=0,10", "10 minutes apart"),
+        ("FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0,1", "1 seconds apart"),
+        # 23:55 and the next day's 00:00: five minutes apart across midnight.
+        ("FREQ=DAILY;BYHOUR=0,23;BYMINUTE=0,55", "5 minutes apart"),
+    ],
+)
+def test_a_rule_finer_than_the_limits_is_a_400_on_recurrence(recurrence, detail):
+    with pytest.raises(ServiceError) as caught:
+        series("2027-03-01T09:00:00", "2027-03-01T09:01:00", recurrence=recurrence)
+    assert (caught.value.code, caught.value.errors[0].field) == ("invalidRecurrence", "recurrence")
+    assert detail in caught.value.detail
+
+
+def test_the_limits_are_settings():
+    every_5_minutes = "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,5,10,15"
+    with pytest.raises(ServiceError):
+        series("2027-03-01T09:00:00", "2027-03-01T09:01:00", recurrence=every_5_minutes)
+    loose = Limits(min_gap=timedelta(minutes=5), max_per_day=4)
+    s = parse_series(
+        "2027-03-01T09:00:00", "2027-03-01T09:01:00", "Europe/Berlin", every_5_minutes, NOW, loose
+    )
+    assert [o.start.minute for o in starts_of(s, 4)] == [0, 5, 10, 15]
+    with pytest.raises(ServiceError):
+        parse_series(
+            "2027-03-01T09:00:00",
+            "2027-03-01T09:01:00",
+            "Europe/Berlin",
+            every_5_minutes,
+            NOW,
+            Limits(min_gap=timedelta(minutes=5), max_per_day=3),
+        )
+
+
+def test_hourly_through_byhour_is_within_the_defaults():
+    s = series("2027-03-01T00:00:00", "2027-03-01T00:30:00", recurrence=f"FREQ=DAILY;BYHOUR={EVERY_HOUR}")
+    assert len(starts_of(s, 48)) == 48
+
+
+def test_a_gap_daylight_saving_narrows_among_the_first_occurrences_is_a_400():
+    # 01:50 and 03:00 are 70 minutes apart, but 10 on 28 March 2027, when Berlin skips 02:00-03:00.
+    rule = "FREQ=DAILY;BYHOUR=1,3;BYMINUTE=0,50"
+    with pytest.raises(ServiceError) as caught:
+        series("2027-03-01T01:00:00", "2027-03-01T01:05:00", recurrence=rule)
+    assert "2027-03-28T01:50:00+01:00 and 2027-03-28T03:00:00+02:00, 10 minutes apart" in caught.value.detail
+    # Past the first 500 occurrences it is not seen (README, Limits): the next change is 26 March 2028.
+    assert series("2027-04-01T01:00:00", "2027-04-01T01:05:00", recurrence=rule)
+
+
+def test_no_hold_lasts_longer_than_max_hold_days_however_it_was_asked():
+    with pytest.raises(ServiceError) as caught:
+        series("2027-03-01T09:00:00", "9999-01-01T00:00:00", recurrence=None)
+    assert (caught.value.code, caught.value.errors[0].field) == ("invalidTime", "end")
+    assert "7 days" in caught.value.detail
+    assert series("2027-03-01T09:00:00", "2027-03-08T09:00:00", recurrence=None)
+    with pytest.raises(ServiceError):
+        series("2027-03-01T09:00:00", "2027-03-08T09:00:01", recurrence=None)
+    with pytest.raises(ServiceError) as caught:  # each occurrence of a recurrence too
+        series("2027-03-01T09:00:00", "2027-03-09T09:00:00", recurrence="FREQ=MONTHLY")
+    assert (caught.value.code, caught.value.errors[0].field) == ("invalidTime", "end")
+    longer = parse_series(
+        "2027-03-01T09:00:00",
+        "2027-03-09T09:00:00",
+        "Europe/Berlin",
+        "FREQ=MONTHLY",
+        NOW,
+        Limits(max_hold_days=8),
+    )
+    assert starts_of(longer, 1)[0].end == utc(2027, 3, 9, 8)
+
+
+def test_a_start_more_than_two_years_ahead_is_a_400_on_start():
+    assert refused(start="2029-03-04T09:00:00", end="2029-03-04T10:00:00", recurrence=None) == (
+        400,
+        "invalidTime",
+        "start",
+    )
+    assert series("2029-03-01T09:00:00", "2029-03-01T10:00:00", recurrence=None)
