@@ -37,7 +37,8 @@ def test_the_example_settings_are_the_apps_settings_for_func_start():
     assert settings.tables_connection_string
     assert "TableEndpoint=http://127.0.0.1:10002/" in values["TABLES_CONNECTION_STRING"]
     declared = {f.alias for f in Settings.model_fields.values() if f.alias}
-    assert declared - set(values) == {"WEBSITE_AUTH_ENABLED"}  # App Service's own
+    # App Service's own (without WEBSITE_HOSTNAME the answers' URLs are relative, which func start serves)
+    assert declared - set(values) == {"WEBSITE_AUTH_ENABLED", "WEBSITE_HOSTNAME"}
 
 
 def test_the_example_names_what_the_services_serve_on_their_default_ports(tmp_path: Path):
