@@ -65,7 +65,9 @@ async def run_batch(api: GraphApi, request: GraphRequest, caller: Caller) -> Gra
         responses.append(
             {"id": item.id, "status": response.status, "headers": headers, "body": response.body}
         )
-    return GraphResponse(200, {"responses": readings.answer_order(responses)})
+    answer = GraphResponse(200, {"responses": readings.answer_order(responses)})
+    answer.readings = readings.batch_order_note(len(responses))
+    return answer
 
 
 def parse_batch(body: dict[str, Any], id_key: Callable[[str], str] = str.lower) -> list[BatchItem]:

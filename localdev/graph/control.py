@@ -40,6 +40,7 @@ class JournalEntry:
     batch_request_id: str | None = None
     batch_item_id: str | None = None
     fault: dict[str, Any] | None = None
+    readings: tuple[str, ...] = ()  # e.g. "unknownPresenceIds=error": the readings that shaped the answer
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
@@ -56,6 +57,7 @@ class JournalEntry:
             batch_request_id=data.get("batchRequestId"),
             batch_item_id=data.get("batchItemId"),
             fault=data.get("fault"),
+            readings=tuple(data.get("readings") or ()),
         )
 
 

@@ -50,10 +50,12 @@ class GraphApi:
         faulted = await self.apply_fault(fault, request)
         if faulted is not None:
             return faulted
+        self.emulator.readings.take_applied()
         try:
             response = self.dispatch(request, caller)
         except GraphError as error:
             response = self.error_response(error, request)
+        response.readings = self.emulator.readings.take_applied() or None
         if fault is not None:
             response.fault = fault.to_json()  # a delay-only fault
         return response
@@ -108,6 +110,7 @@ class GraphApi:
                 batch_request_id=request.batch_request_id,
                 batch_item_id=request.batch_item_id,
                 fault=response.fault,
+                readings=response.readings,
             )
         )
 

@@ -46,6 +46,7 @@ from localdev.graph.state import (
     SessionKind,
     StatusMessage,
     User,
+    sequence_number,
 )
 from localdev.graph.wire import GraphRequest, GraphResponse
 
@@ -116,9 +117,11 @@ def get_presences_by_user_id(ctx: Context) -> GraphResponse:
     # whole call instead (readings.py; the 404's shape is a guess, Graph documents none).
     unique_ids = list(dict.fromkeys(i.lower() for i in ids))
     users = [ctx.emulator.tenant.user(user_id) for user_id in unique_ids]
-    if ctx.emulator.readings.unknown_presence_ids == "error":
-        unknown = [i for i, user in zip(unique_ids, users, strict=True) if user is None]
-        if unknown:
+    readings = ctx.emulator.readings
+    unknown = [i for i, user in zip(unique_ids, users, strict=True) if user is None]
+    if unknown:
+        readings.note("unknownPresenceIds", readings.unknown_presence_ids)
+        if readings.unknown_presence_ids == "error":
             raise presence_ids_not_found(unknown)
     value = [_presence(ctx, user, None) for user in users if user is not None]
     return ok(
@@ -402,6 +405,9 @@ def _presence_user(ctx: Context) -> User:
 
 def _presence(ctx: Context, user: User, context: str | None) -> dict[str, Any]:
     record = ctx.emulator.tenant.presence(user.id)
+    readings = ctx.emulator.readings
+    if sequence_number(record, ctx.now) != sequence_number(record, ctx.now, computed_bumps=False):
+        readings.note("sequenceOnComputedChange", readings.sequence_on_computed_change)  # it mattered
     return presence_resource(
         user.id,
         record,

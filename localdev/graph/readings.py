@@ -23,9 +23,22 @@ class Readings:
     # Undocumented: getPresencesByUserId with an id Graph does not know leaves it out, or fails (a guess).
     unknown_presence_ids: UnknownPresenceIds = "omitted"
     batch_rng: random.Random = field(init=False, repr=False, compare=False)
+    # The readings that made a difference to the answer being built (handlers run one at a time).
+    _applied: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.batch_rng = random.Random(self.batch_seed)
+        self._applied = []
+
+    def note(self, switch: str, value: object) -> None:
+        """This switch's reading changed the answer (or would have, read the other way): for the journal."""
+        entry = f"{switch}={str(value).lower() if isinstance(value, bool) else value}"
+        if entry not in self._applied:
+            self._applied.append(entry)
+
+    def take_applied(self) -> list[str]:
+        applied, self._applied = self._applied, []
+        return applied
 
     def answer_order(self, responses: list[Any]) -> list[Any]:
         """A $batch's responses in the order they go back."""
@@ -33,6 +46,9 @@ class Readings:
             responses = list(responses)
             self.batch_rng.shuffle(responses)
         return responses
+
+    def batch_order_note(self, count: int) -> list[str] | None:
+        return [f"batchOrder={self.batch_order}"] if count > 1 else None
 
     def batch_id_key(self, item_id: str) -> str:
         """What two batch request ids are compared by."""

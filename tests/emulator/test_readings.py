@@ -111,3 +111,23 @@ async def test_unknown_presence_ids_fail_the_call_in_the_error_reading(graph, co
     assert ids[1] in body["error"]["message"]
     known = await graph.post("/communications/getPresencesByUserId", {"ids": [BOB_ID]})
     assert known.status == 200
+
+
+async def test_the_journal_names_the_readings_that_shaped_an_answer(graph, control):
+    ids = [BOB_ID, str(uuid.uuid4())]
+    await graph.post("/communications/getPresencesByUserId", {"ids": ids})
+    await graph.post("/communications/getPresencesByUserId", {"ids": [BOB_ID]})
+    await graph.post("/$batch", {"requests": [get("1", PRESENCE), get("2", PRESENCE)]})
+    await control.set_readings(unknown_presence_ids="error", sequence_on_computed_change=False)
+    await graph.post("/communications/getPresencesByUserId", {"ids": ids})
+    body = {"sessionId": LOOPBACK_APP_ID, "availability": "Available", "activity": "Available"}
+    await graph.post(f"{PRESENCE}/setPresence", body)
+    await control.advance(minutes=5)
+    await graph.get(PRESENCE)
+    journal = await control.journal()
+    assert [(e.path.rsplit("/", 1)[-1], e.readings) for e in journal if e.readings or "$batch" in e.path] == [
+        ("getPresencesByUserId", ("unknownPresenceIds=omitted",)),
+        ("$batch", ("batchOrder=shuffled",)),
+        ("getPresencesByUserId", ("unknownPresenceIds=error",)),
+        ("presence", ("sequenceOnComputedChange=false",)),
+    ]
