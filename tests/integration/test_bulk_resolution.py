@@ -21,6 +21,8 @@ from tests.integration.conftest import settings_for
 DOMAINS = {"alpha.test": 400, "beta.test": 300, "gamma.test": 260, "delta.test": 40}
 SELECT = {"$select": "id,userPrincipalName"}
 
+pytestmark = pytest.mark.usefixtures("both_readings")
+
 
 async def seed_directory(graph, sizes: dict[str, int]) -> dict[str, str]:
     """UPN -> object id of the users added to the emulator's directory."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
+from shared.graph import _answer_error
 from shared.retry_after import retry_after_seconds
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -38,3 +40,17 @@ def test_a_missing_or_unreadable_value_gives_the_default(value):
 def test_an_http_date_is_read_against_the_given_clock():
     later = NOW + timedelta(seconds=5)
     assert retry_after_seconds("Mon, 02 Mar 2026 09:00:07 GMT", later, longest=60) == 2.0
+
+
+def test_the_gateway_passes_graph_s_retry_after_on_in_seconds_or_its_default():
+    def passed_on(status: int, headers: dict[str, str]) -> str:
+        return _answer_error(status, headers, None, "r", "p", "u").headers["Retry-After"]
+
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    assert passed_on(429, {"retry-after": "7"}) == "7"
+    assert 19 <= int(passed_on(429, {"retry-after": soon})) <= 20
+    assert (passed_on(429, {}), passed_on(503, {}), passed_on(503, {"retry-after": "soon"})) == (
+        "30",
+        "10",
+        "10",
+    )
