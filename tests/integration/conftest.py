@@ -42,6 +42,7 @@ async def graph(emulator_url: str) -> AsyncIterator[EmulatorControl]:
 
 # Graph's undocumented behaviours, read the other way from the emulator's defaults (localdev/graph/README.md,
 # "Readings"). A module with `pytestmark = pytest.mark.usefixtures("both_readings")` runs against both.
+# (`batch_ids_case_insensitive` is left as documented: the product's batch ids are numbers, with no case.)
 OTHER_READINGS = {
     "batch_order": "given",
     "sequence_on_computed_change": False,
