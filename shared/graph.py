@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from shared.durations import iso_duration
 from shared.errors import ServiceError, user_not_found
 from shared.pacing import Pacer
+from shared.retry_after import retry_after_seconds
 from shared.timezones import resolve_zone
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ BATCH_RETRY_ROUNDS = 3
 # A longer Retry-After than this (seconds) is passed on to the caller rather than waited out inside a query.
 BATCH_RETRY_WAIT_LIMIT = 30
 _TRANSIENT_STATUSES = frozenset({429, 503, 504})
+# The longest Retry-After passed on to a caller (seconds); a longer one is clamped to it.
+RETRY_AFTER_LONGEST = 3600
 # Any well-formed id Graph does not know: getPresencesByUserId answers it with an empty list.
 _PROBE_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -112,8 +116,9 @@ class PresenceGateway:
 
         Inner requests Graph throttled or found unavailable go again in a new batch after the longest
         Retry-After among them (Graph's guidance for batches), at most BATCH_RETRY_ROUNDS times; then they
-        keep their 429/503 as a per-user error. A `$batch` call Graph refused whole, after the SDK's own
-        retries, gives its error to each of its users."""
+        keep their 429/503 as a per-user error. A `$batch` Graph failed whole with 424 (Failed Dependency)
+        goes again the same way (a 503 for its users if it keeps failing). A `$batch` call Graph refused
+        whole otherwise, after the SDK's own retries, gives its error to each of its users."""
         answer: dict[str, str | ServiceError] = {}
         pending = list(dict.fromkeys(upns))
         for round_number in range(BATCH_RETRY_ROUNDS + 1):
@@ -147,7 +152,16 @@ class PresenceGateway:
             {"id": str(number), "method": "GET", "url": _user_lookup_url(upn)}
             for number, upn in enumerate(upns)
         ]
-        body = await self._call(lambda: self._post_batch(requests), READ_USERS)
+        try:
+            body = await self._call(lambda: self._post_batch(requests), READ_USERS)
+        except _BatchFailedWhole as failed:
+            error = ServiceError(
+                503,
+                "graphUnavailable",
+                "Microsoft Graph failed the batch of user lookups whole (424 Failed Dependency).",
+                headers={"Retry-After": str(math.ceil(failed.retry_after or 10))},
+            )
+            return dict.fromkeys(upns, error), dict.fromkeys(upns, failed.retry_after)
         responses = body.get("responses") if isinstance(body, dict) else None
         # Graph: responses may come in any order; their `id` says which request each one answers.
         by_id = {str(r.get("id")): r for r in responses or [] if isinstance(r, dict)}
@@ -178,7 +192,13 @@ class PresenceGateway:
         info = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
         info.headers.try_add("Accept", "application/json")
         info.set_stream_content(json.dumps({"requests": requests}).encode(), "application/json")
-        return await self._send_json(info)
+        try:
+            return await self._send_json(info)
+        except APIError as exc:
+            if exc.response_status_code != 424:
+                raise
+            headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+            raise _BatchFailedWhole(_seconds(headers.get("retry-after"))) from None
 
     async def _send_json(self, info: RequestInformation) -> Any:
         """Send a read through the SDK's request adapter (its token, base URL and retries of 429/503/504;
@@ -204,7 +224,7 @@ class PresenceGateway:
         An id Graph does not know is `userNotFound`; a chunk Graph refused carries Graph's error."""
         ids = [i.lower() for i in user_ids]
         answer: dict[str, GraphPresence | ServiceError] = {}
-        for chunk, result in await _in_chunks(ids, PRESENCE_BATCH_LIMIT, self._presence_chunk):
+        for chunk, result in await _in_chunks(ids, PRESENCE_BATCH_LIMIT, self._presences_or_split):
             if isinstance(result, ServiceError):
                 answer.update(dict.fromkeys(chunk, result))
             else:
@@ -319,6 +339,24 @@ class PresenceGateway:
 
         await self._call(probe, READ_PRESENCE)
 
+    async def _presences_or_split(self, ids: Sequence[str]) -> list[GraphPresence]:
+        """The presences of one chunk of ids. Graph leaves an id it does not know out of the answer; should
+        it refuse the whole call instead (a 404, undocumented either way), the chunk is split in halves
+        until each unknown id stands alone, so the known users still get their answers: k unknown ids cost
+        about 2k·log2(n/k) more calls, none when every id is known."""
+        try:
+            return await self._presence_chunk(ids)
+        except ServiceError as error:
+            if error.code != "userNotFound":
+                raise
+            if len(ids) == 1:
+                return []
+        half = len(ids) // 2
+        left, right = await asyncio.gather(
+            self._presences_or_split(ids[:half]), self._presences_or_split(ids[half:])
+        )
+        return left + right
+
     async def _presence_chunk(
         self, ids: Sequence[str], config: RequestConfiguration | None = None
     ) -> list[GraphPresence]:
@@ -353,6 +391,14 @@ class PresenceGateway:
                     "Microsoft Graph could not be reached.",
                     headers={"Retry-After": "10"},
                 ) from None
+
+
+class _BatchFailedWhole(Exception):
+    """Graph answered a `$batch` with 424 Failed Dependency: none of its requests ran."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("$batch failed whole (424)")
+        self.retry_after = retry_after
 
 
 async def _in_chunks(
@@ -412,14 +458,14 @@ def _answer_error(
             429,
             "graphThrottled",
             "Microsoft Graph is throttling the service; retry later.",
-            headers={"Retry-After": _retry_after(headers, "30")},
+            headers={"Retry-After": _retry_after(headers, 30)},
         )
     if status in (503, 504):
         return ServiceError(
             503,
             "graphUnavailable",
             f"Microsoft Graph is unavailable (request-id {request_id}).",
-            headers={"Retry-After": _retry_after(headers, "10")},
+            headers={"Retry-After": _retry_after(headers, 10)},
         )
     if status == 403:
         return ServiceError(
@@ -441,13 +487,15 @@ def _answer_error(
     )
 
 
-def _retry_after(headers: Mapping[str, str], default: str) -> str:
-    value = headers.get("retry-after", "")
-    return value if value.isdigit() else default
+def _retry_after(headers: Mapping[str, str], default: float) -> str:
+    """The Retry-After passed on to the caller: Graph's (either form), or `default` when it gave none."""
+    wait = _seconds(headers.get("retry-after"))
+    return str(math.ceil(wait if wait is not None else default))
 
 
 def _seconds(retry_after: str | None) -> float | None:
-    return float(retry_after) if retry_after and retry_after.isdigit() else None
+    # Graph's HTTP-date is on real time, as the SDK's retry handler reads it too.
+    return retry_after_seconds(retry_after, datetime.now(UTC), longest=RETRY_AFTER_LONGEST)
 
 
 def _lower_keys(headers: object) -> dict[str, str]:

@@ -63,13 +63,11 @@ class Filter:
 
 
 def changed(previous: Seen | None, current: Seen) -> bool:
-    """A change is a different availability or activity. Graph's sequenceNumber moves on every update,
-    including ones that show nothing new (a session refreshed, a status message set), so it only says
-    when nothing can have changed: the same sequence number is the same presence."""
+    """A change is a different availability or activity, whatever sequenceNumber did: Graph's docs do not
+    say that a computed change (a session fading, an expiry) moves it, and comparing the two values costs
+    nothing. (A moved sequenceNumber alone is no change either: it moves on updates that show nothing new.)"""
     if previous is None:
         return False  # the first read sets the baseline; there is nothing to compare with
-    if previous.sequence_number is not None and previous.sequence_number == current.sequence_number:
-        return False
     return (previous.availability, previous.activity) != (current.availability, current.activity)
 
 
@@ -114,9 +112,14 @@ def delivery_key(user_id: str, previous: Seen, current: Seen, previous_seen_at: 
     """A change's id within a watch: the same whichever poller saw it (both compared the same baseline
     with the same read), and never the id of another change, even if Graph showed an older version again
     (the baseline it moved from is part of it). Graph's sequence numbers name the versions; without
-    them, the pair and the instant of the baseline."""
-    before = previous.sequence_number or str(int(previous_seen_at.timestamp()))
-    after = current.sequence_number or f"{current.availability}.{current.activity}"
+    them, the pair and the instant of the baseline; the same when Graph did not move the number (a
+    computed change, which may leave it: localdev/graph/README.md, Readings)."""
+    pair = f"{current.availability}.{current.activity}"
+    baseline_at = str(int(previous_seen_at.timestamp()))
+    if previous.sequence_number is not None and previous.sequence_number == current.sequence_number:
+        return f"{user_id}.{previous.sequence_number}@{baseline_at}.{current.sequence_number}.{pair}"
+    before = previous.sequence_number or baseline_at
+    after = current.sequence_number or pair
     return f"{user_id}.{before}.{after}"
 
 

@@ -14,7 +14,8 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from shared.watch_rules import is_public_address, signed_headers
+from shared.retry_after import retry_after_seconds
+from shared.watch_rules import LONGEST_RETRY, is_public_address, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -113,5 +114,5 @@ class WebhookSender:
             return Answer("delivered", str(status))
         if status == 410:
             return Answer("gone", "The receiver answered 410 Gone.")
-        wait = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None  # seconds
+        wait = retry_after_seconds(retry_after, at, longest=LONGEST_RETRY.total_seconds())
         return Answer("failed", f"The receiver answered {status}.", wait if status in (429, 503) else None)

@@ -2,13 +2,15 @@
 of its own (faults, routing, permissions, journal), with the batch's authentication.
 
 The emulator runs the inner requests one after another in the order given (Graph may run them in any
-order, and answers in any order). `dependsOn` is refused with a 400: the emulator does not sequence
-requests, and a request it accepted should be one Graph runs the same way.
+order) and answers them shuffled (seeded) or in the order given (readings.py). Request ids are compared
+case-insensitively by default (Graph: ids are not case-sensitive). `dependsOn` is refused with a 400:
+the emulator does not sequence requests, and a request it accepted should be one Graph runs the same way.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -49,7 +51,8 @@ async def run_batch(api: GraphApi, request: GraphRequest, caller: Caller) -> Gra
         return faulted
     if request.method.upper() != "POST":
         raise method_not_allowed(request.method)
-    items = parse_batch(request.json_body())
+    readings = api.emulator.readings
+    items = parse_batch(request.json_body(), readings.batch_id_key)
     responses = []
     for item in items:
         inner = _inner_request(request, item)
@@ -62,10 +65,12 @@ async def run_batch(api: GraphApi, request: GraphRequest, caller: Caller) -> Gra
         responses.append(
             {"id": item.id, "status": response.status, "headers": headers, "body": response.body}
         )
-    return GraphResponse(200, {"responses": responses})
+    answer = GraphResponse(200, {"responses": readings.answer_order(responses)})
+    answer.readings = readings.batch_order_note(len(responses))
+    return answer
 
 
-def parse_batch(body: dict[str, Any]) -> list[BatchItem]:
+def parse_batch(body: dict[str, Any], id_key: Callable[[str], str] = str.lower) -> list[BatchItem]:
     """The batch's requests, or a 400 for the whole batch when its shape is wrong."""
     if set(body) - {"requests"}:
         raise bad_request(f"Invalid batch payload: unexpected properties {sorted(set(body) - {'requests'})}.")
@@ -79,7 +84,7 @@ def parse_batch(body: dict[str, Any]) -> list[BatchItem]:
     items: list[BatchItem] = []
     for raw in requests:
         item = _parse_item(raw)
-        if any(existing.id == item.id for existing in items):
+        if any(id_key(existing.id) == id_key(item.id) for existing in items):
             raise bad_request(f"Invalid batch payload: the request id '{item.id}' is used twice.")
         items.append(item)
     return items

@@ -40,6 +40,7 @@ class JournalEntry:
     batch_request_id: str | None = None
     batch_item_id: str | None = None
     fault: dict[str, Any] | None = None
+    readings: tuple[str, ...] = ()  # e.g. "unknownPresenceIds=error": the readings that shaped the answer
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JournalEntry:
@@ -56,6 +57,7 @@ class JournalEntry:
             batch_request_id=data.get("batchRequestId"),
             batch_item_id=data.get("batchItemId"),
             fault=data.get("fault"),
+            readings=tuple(data.get("readings") or ()),
         )
 
 
@@ -134,19 +136,22 @@ class EmulatorControl:
         method: str = "*",
         count: int = 1,
         retry_after: int | None = None,
+        retry_after_form: str = "seconds",
         delay_ms: int = 0,
         code: str | None = None,
         message: str | None = None,
     ) -> dict[str, Any]:
         """The next `count` calls whose path after /v1.0 matches the glob `path` (and `method`) answer
-        `status` (Retry-After `retry_after`, 0 by default for 429/503), after `delay_ms`. status=None with a
-        delay only slows them down."""
+        `status` (Retry-After `retry_after`, 1 s by default for 429/503, written as `retry_after_form`:
+        "seconds", "http-date" or "none"), after `delay_ms`. status=None with a delay only slows them down.
+        A rule whose path names $batch (e.g. "/$batch", status=424) fails the whole envelope."""
         rule = {
             "method": method,
             "path": path,
             "status": status,
             "count": count,
             "retryAfter": retry_after,
+            "retryAfterForm": retry_after_form,
             "delayMs": delay_ms,
             "code": code,
             "message": message,
@@ -159,15 +164,19 @@ class EmulatorControl:
         seed: int,
         *,
         statuses: Iterable[int] = (429, 503),
-        retry_after: int = 0,
+        retry_after: int = 1,
+        retry_after_forms: Iterable[str] = ("seconds",),
         method: str = "*",
         path: str = "*",
     ) -> dict[str, Any]:
+        """Each matching call fails with probability `rate` (seeded); a throttling fault's Retry-After form
+        is drawn from `retry_after_forms`."""
         body = {
             "rate": rate,
             "seed": seed,
             "statuses": list(statuses),
             "retryAfter": retry_after,
+            "retryAfterForms": list(retry_after_forms),
             "method": method,
             "path": path,
         }
@@ -190,6 +199,31 @@ class EmulatorControl:
         """A fixed or a seeded random added latency per /v1.0 HTTP request; no arguments turns it off."""
         body = {"fixedMs": fixed_ms, "minMs": min_ms, "maxMs": max_ms, "seed": seed}
         return await self._call("PUT", "/latency", json={k: v for k, v in body.items() if v is not None})
+
+    # --- readings: where Graph's docs are silent (localdev/graph/README.md, "Readings") ---
+
+    async def readings(self) -> dict[str, Any]:
+        return await self._call("GET", "/readings")
+
+    async def set_readings(
+        self,
+        *,
+        batch_order: str | None = None,
+        batch_seed: int | None = None,
+        batch_ids_case_insensitive: bool | None = None,
+        sequence_on_computed_change: bool | None = None,
+        unknown_presence_ids: str | None = None,
+    ) -> dict[str, Any]:
+        """Change the named switches (the others keep their value); reset() restores the defaults.
+        batch_order "shuffled" | "given"; unknown_presence_ids "omitted" | "error"."""
+        body = {
+            "batchOrder": batch_order,
+            "batchSeed": batch_seed,
+            "batchIdsCaseInsensitive": batch_ids_case_insensitive,
+            "sequenceOnComputedChange": sequence_on_computed_change,
+            "unknownPresenceIds": unknown_presence_ids,
+        }
+        return await self._call("PUT", "/readings", json={k: v for k, v in body.items() if v is not None})
 
     # --- users and sessions ---
 

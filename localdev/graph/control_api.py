@@ -5,6 +5,7 @@ checked in app.py), never journaled."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -24,8 +25,9 @@ from localdev.graph import rules
 from localdev.graph.clock import iso_z
 from localdev.graph.emulator import EMULATOR, Emulator
 from localdev.graph.errors import GraphError, bad_request
-from localdev.graph.faults import FaultRule, RandomFaults
+from localdev.graph.faults import DEFAULT_RETRY_AFTER, FaultRule, RandomFaults, RetryAfterForm
 from localdev.graph.handlers import new_assignment_id
+from localdev.graph.readings import BatchOrder, UnknownPresenceIds
 from localdev.graph.resources import app_role_assignment_resource
 from localdev.graph.state import (
     AppRole,
@@ -129,6 +131,7 @@ class FaultIn(_Body):
     status: int | None = Field(default=None, ge=400, le=599)
     count: int = Field(default=1, ge=1)
     retry_after: int | None = Field(default=None, ge=0)
+    retry_after_form: RetryAfterForm = "seconds"
     delay_ms: int = Field(default=0, ge=0)
     code: str | None = None
     message: str | None = None
@@ -144,9 +147,18 @@ class RandomFaultsIn(_Body):
     rate: float = Field(ge=0, le=1, strict=False)
     seed: int
     statuses: list[int] = Field(default=[429, 503], min_length=1)
-    retry_after: int = Field(default=0, ge=0)
+    retry_after: int = Field(default=DEFAULT_RETRY_AFTER, ge=0)
+    retry_after_forms: list[RetryAfterForm] = Field(default=["seconds"], min_length=1)
     method: str = "*"
     path: str = "*"
+
+
+class ReadingsIn(_Body):
+    batch_order: BatchOrder | None = None
+    batch_seed: int | None = None
+    batch_ids_case_insensitive: bool | None = None
+    sequence_on_computed_change: bool | None = None
+    unknown_presence_ids: UnknownPresenceIds | None = None
 
 
 class LatencyIn(_Body):
@@ -603,6 +615,7 @@ async def add_fault(request: web.Request) -> web.Response:
         delay_ms=body.delay_ms,
         code=body.code,
         message=body.message,
+        retry_after_form=body.retry_after_form,
     )
     emulator.faults.add(rule)
     return web.json_response(emulator.faults.to_json(), status=201)
@@ -613,9 +626,32 @@ async def set_random_faults(request: web.Request) -> web.Response:
     emulator = _emulator(request)
     body = await _parse(request, RandomFaultsIn)
     emulator.faults.set_random(
-        RandomFaults(body.rate, body.seed, tuple(body.statuses), body.retry_after, body.method, body.path)
+        RandomFaults(
+            body.rate,
+            body.seed,
+            tuple(body.statuses),
+            body.retry_after,
+            body.method,
+            body.path,
+            tuple(body.retry_after_forms),
+        )
     )
     return web.json_response(emulator.faults.to_json(), status=201)
+
+
+@routes.get("/_emulator/readings")
+async def get_readings(request: web.Request) -> web.Response:
+    return web.json_response(_emulator(request).readings.to_json())
+
+
+@routes.put("/_emulator/readings")
+async def set_readings(request: web.Request) -> web.Response:
+    """Change the named switches; the others keep their value (reset restores the defaults)."""
+    emulator = _emulator(request)
+    body = await _parse(request, ReadingsIn)
+    changes = body.model_dump(exclude_none=True)
+    emulator.readings = replace(emulator.readings, **changes)
+    return web.json_response(emulator.readings.to_json())
 
 
 @routes.delete("/_emulator/faults")

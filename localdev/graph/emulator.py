@@ -12,6 +12,7 @@ from localdev.graph.demo import DEMO_GROUPS, DEMO_USERS, FUNC_MI_ID, FUNC_MI_NAM
 from localdev.graph.faults import Faults, Latency
 from localdev.graph.journal import Journal
 from localdev.graph.paging import SkipTokens
+from localdev.graph.readings import Readings
 from localdev.graph.rules import is_guid
 from localdev.graph.state import Group, ServicePrincipal, Tenant, User
 
@@ -31,14 +32,16 @@ class Emulator:
         self.journal = Journal()
         self.faults = Faults()
         self.latency = Latency()
+        self.readings = Readings()
         self.roles: frozenset[str] = DEFAULT_ROLES
         self.skip_tokens = SkipTokens()
         self.tenant = self._seeded_tenant()
 
     def reset(self) -> None:
         """Back to the start: seeded users, groups and service principals (no app role granted), empty
-        journal, no faults or latency, real time, default roles."""
+        journal, no faults or latency, default readings, real time, default roles."""
         self.clock.reset()
+        self.readings = Readings()
         self.journal.clear()
         self.faults.clear()
         self.latency.off()

@@ -19,6 +19,7 @@ STATUS_CODES: dict[int, str] = {
     409: "Conflict",
     413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
+    424: "FailedDependency",
     429: "TooManyRequests",
     500: "InternalServerError",
     502: "BadGateway",
@@ -32,6 +33,7 @@ STATUS_MESSAGES: dict[int, str] = {
     502: "Bad gateway.",
     503: "The service is temporarily unavailable. Retry after a while.",
     504: "The gateway timed out.",
+    424: "The batch failed: a request it depends on failed.",
 }
 
 
@@ -52,7 +54,7 @@ class GraphError(Exception):
         *,
         code: str | None = None,
         message: str | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
     ) -> GraphError:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         return cls(
@@ -139,6 +141,13 @@ def app_role_assignment_exists() -> GraphError:
 
 def presence_not_found(user_id: str) -> GraphError:
     return GraphError(404, "NotFound", f"The presence of user '{user_id}' was not found.")
+
+
+def presence_ids_not_found(user_ids: list[str]) -> GraphError:
+    # A guess: Graph documents no error for an unknown id in getPresencesByUserId (readings.py).
+    return GraphError(
+        404, "NotFound", f"The presence of user '{user_ids[0]}' was not found ({len(user_ids)} unknown ids)."
+    )
 
 
 def unknown_segment(segment: str) -> GraphError:

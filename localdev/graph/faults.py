@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
-# Graph sends Retry-After with these; the emulator's default is 0 seconds.
+# Graph sends Retry-After with these; the emulator's default is 1 second (0 read as "no wait" hid the
+# product's handling of a real one).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+DEFAULT_RETRY_AFTER = 1
+# How Retry-After is written: delta-seconds, an HTTP-date (RFC 9110, on the emulator's clock), or left out
+# (Graph does not promise one on every 429/503).
+RetryAfterForm = Literal["seconds", "http-date", "none"]
+RETRY_AFTER_FORMS: tuple[RetryAfterForm, ...] = ("seconds", "http-date", "none")
+
+
+def retry_after_header(seconds: int | None, form: RetryAfterForm, now: datetime) -> str | None:
+    """The Retry-After header's value for a fault, or None to send none."""
+    if seconds is None or form == "none":
+        return None
+    if form == "http-date":
+        # An HTTP-date has whole seconds: round up so the wait is never shorter than asked.
+        return format_datetime(now.replace(microsecond=0) + timedelta(seconds=seconds + 1), usegmt=True)
+    return str(seconds)
 
 
 @dataclass(frozen=True)
@@ -22,6 +40,7 @@ class Fault:
     code: str | None = None
     message: str | None = None
     source: str = "rule"  # "rule" or "random"
+    retry_after_form: RetryAfterForm = "seconds"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -29,6 +48,7 @@ class Fault:
             "status": self.status,
             "delayMs": self.delay_ms,
             "retryAfter": self.retry_after,
+            "retryAfterForm": self.retry_after_form,
         }
 
 
@@ -49,12 +69,20 @@ class FaultRule:
     delay_ms: int = 0
     code: str | None = None
     message: str | None = None
+    retry_after_form: RetryAfterForm = "seconds"
 
     def fault(self) -> Fault:
         retry_after = self.retry_after
         if retry_after is None and self.status in RETRY_AFTER_STATUSES:
-            retry_after = 0
-        return Fault(self.status, self.delay_ms, retry_after, self.code, self.message)
+            retry_after = DEFAULT_RETRY_AFTER
+        return Fault(
+            self.status,
+            self.delay_ms,
+            retry_after,
+            self.code,
+            self.message,
+            retry_after_form=self.retry_after_form,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +94,7 @@ class FaultRule:
             "delayMs": self.delay_ms,
             "code": self.code,
             "message": self.message,
+            "retryAfterForm": self.retry_after_form,
         }
 
 
@@ -74,9 +103,11 @@ class RandomFaults:
     rate: float
     seed: int
     statuses: tuple[int, ...]
-    retry_after: int = 0
+    retry_after: int = DEFAULT_RETRY_AFTER
     method: str = "*"
     path: str = "*"
+    # Each throttling fault draws its form from these (seeded); one form draws nothing.
+    retry_after_forms: tuple[RetryAfterForm, ...] = ("seconds",)
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +118,9 @@ class RandomFaults:
             return None
         status = self.rng.choice(self.statuses)
         retry_after = self.retry_after if status in RETRY_AFTER_STATUSES else None
-        return Fault(status, retry_after=retry_after, source="random")
+        forms = self.retry_after_forms
+        form = forms[0] if len(forms) == 1 else self.rng.choice(forms)
+        return Fault(status, retry_after=retry_after, source="random", retry_after_form=form)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +128,7 @@ class RandomFaults:
             "seed": self.seed,
             "statuses": list(self.statuses),
             "retryAfter": self.retry_after,
+            "retryAfterForms": list(self.retry_after_forms),
             "method": self.method,
             "path": self.path,
         }

@@ -13,7 +13,7 @@ from localdev.graph.auth import Caller, authenticate, authorize
 from localdev.graph.batch import is_batch, run_batch
 from localdev.graph.emulator import Emulator
 from localdev.graph.errors import GraphError, bad_request, error_body, method_not_allowed, unknown_segment
-from localdev.graph.faults import Fault
+from localdev.graph.faults import Fault, retry_after_header
 from localdev.graph.handlers import ROUTES, Context, Route, check_query_options
 from localdev.graph.journal import RecordedRequest, parsed_body, safe_headers
 from localdev.graph.rules import check_presence_user_id
@@ -50,10 +50,12 @@ class GraphApi:
         faulted = await self.apply_fault(fault, request)
         if faulted is not None:
             return faulted
+        self.emulator.readings.take_applied()
         try:
             response = self.dispatch(request, caller)
         except GraphError as error:
             response = self.error_response(error, request)
+        response.readings = self.emulator.readings.take_applied() or None
         if fault is not None:
             response.fault = fault.to_json()  # a delay-only fault
         return response
@@ -66,8 +68,9 @@ class GraphApi:
             await asyncio.sleep(fault.delay_ms / 1000)
         if fault.status is None:
             return None
+        retry_after = retry_after_header(fault.retry_after, fault.retry_after_form, self.emulator.clock.now())
         error = GraphError.for_status(
-            fault.status, code=fault.code, message=fault.message, retry_after=fault.retry_after
+            fault.status, code=fault.code, message=fault.message, retry_after=retry_after
         )
         response = self.error_response(error, request)
         response.fault = fault.to_json()
@@ -107,6 +110,7 @@ class GraphApi:
                 batch_request_id=request.batch_request_id,
                 batch_item_id=request.batch_item_id,
                 fault=response.fault,
+                readings=response.readings,
             )
         )
 

@@ -35,6 +35,7 @@ class RecordedRequest:
     batch_request_id: str | None = None  # the enclosing $batch's request id, for an inner request
     batch_item_id: str | None = None  # the inner request's "id" in the batch
     fault: dict[str, Any] | None = None  # the injected fault that answered (or delayed) it
+    readings: list[str] | None = None  # the readings (readings.py) that made a difference to the answer
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -53,6 +54,8 @@ class RecordedRequest:
             entry["batchItemId"] = self.batch_item_id
         if self.fault is not None:
             entry["fault"] = self.fault
+        if self.readings:
+            entry["readings"] = self.readings
         return entry
 
 

@@ -171,7 +171,13 @@ def collection_context(base_url: str, entity_set: str, select: list[str] | None)
 
 
 def presence_resource(
-    user_id: str, record: PresenceRecord, now: datetime, *, reveal_expiry: bool, context: str | None
+    user_id: str,
+    record: PresenceRecord,
+    now: datetime,
+    *,
+    reveal_expiry: bool,
+    context: str | None,
+    computed_bumps: bool = True,
 ) -> dict[str, Any]:
     """A presence in Graph's shape. `reveal_expiry` is False when an app reads another user's presence:
     Graph then leaves statusMessage.expiryDateTime and publishedDateTime out."""
@@ -192,7 +198,7 @@ def presence_resource(
                 "source": record.work_location.source,
                 "placeId": record.work_location.place_id,
             },
-            "sequenceNumber": sequence_number(record, now),
+            "sequenceNumber": sequence_number(record, now, computed_bumps=computed_bumps),
         }
     )
     return body

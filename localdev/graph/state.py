@@ -194,9 +194,12 @@ def shown_presence(record: PresenceRecord, now: datetime) -> Shown:
     return best.shown(now)
 
 
-def sequence_number(record: PresenceRecord, now: datetime) -> str:
+def sequence_number(record: PresenceRecord, now: datetime, *, computed_bumps: bool = True) -> str:
     """Opaque and lexicographically sortable: the revision of the last change, then how many computed
-    transitions (fades, expiries) have passed since it. Grows on every change while the clock runs forward."""
+    transitions (fades, expiries) have passed since it. Grows on every change while the clock runs forward.
+    With `computed_bumps` False only a write moves it (the other reading of what Graph does, readings.py)."""
+    if not computed_bumps:
+        return f"{record.revision:012d}-0000"
     since = record.changed_at
     instants = [t for s in record.sessions.values() for t in s.transitions()]
     if record.preferred is not None:

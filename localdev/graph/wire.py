@@ -74,6 +74,7 @@ class GraphResponse:
     body: Any = None  # JSON-serializable, or None for an empty body
     headers: dict[str, str] = field(default_factory=dict)
     fault: dict[str, Any] | None = None  # the injected fault that shaped it, for the journal
+    readings: list[str] | None = None  # the readings that made a difference to it, for the journal
 
     @property
     def content_type(self) -> str | None:

@@ -19,11 +19,11 @@ async def test_a_fault_answers_the_next_n_matching_calls_then_stops(graph, contr
     assert statuses == [429, 429, 200]
 
 
-async def test_a_429_fault_is_graph_shaped_with_retry_after_zero_by_default(graph, control):
+async def test_a_429_fault_is_graph_shaped_with_retry_after_one_second_by_default(graph, control):
     await control.fault("*/presence", status=429)
     response = await graph.get(PRESENCE)
     body = await graph.json(response)
-    assert response.headers["Retry-After"] == "0"
+    assert response.headers["Retry-After"] == "1"
     assert body["error"]["code"] == "TooManyRequests"
     assert body["error"]["innerError"]["request-id"] == response.headers["request-id"]
 
@@ -54,7 +54,13 @@ async def test_a_delay_only_fault_delays_then_proceeds(graph, control):
     assert response.status == 200
     assert loop.time() - started >= 0.15
     [entry] = await control.journal()
-    assert entry.fault == {"source": "rule", "status": None, "delayMs": 150, "retryAfter": None}
+    assert entry.fault == {
+        "source": "rule",
+        "status": None,
+        "delayMs": 150,
+        "retryAfter": None,
+        "retryAfterForm": "seconds",
+    }
 
 
 async def test_random_faults_with_a_seed_are_reproducible(graph, control):

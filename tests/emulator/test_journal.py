@@ -101,5 +101,5 @@ async def test_a_faulted_call_records_the_fault(graph, control):
     [entry] = await control.journal()
     assert (entry.status, entry.fault) == (
         429,
-        {"source": "rule", "status": 429, "delayMs": 0, "retryAfter": 2},
+        {"source": "rule", "status": 429, "delayMs": 0, "retryAfter": 2, "retryAfterForm": "seconds"},
     )

@@ -40,6 +40,24 @@ async def graph(emulator_url: str) -> AsyncIterator[EmulatorControl]:
         yield control
 
 
+# Graph's undocumented behaviours, read the other way from the emulator's defaults (localdev/graph/README.md,
+# "Readings"). A module with `pytestmark = pytest.mark.usefixtures("both_readings")` runs against both.
+# (`batch_ids_case_insensitive` is left as documented: the product's batch ids are numbers, with no case.)
+OTHER_READINGS = {
+    "batch_order": "given",
+    "sequence_on_computed_change": False,
+    "unknown_presence_ids": "error",
+}
+
+
+@pytest.fixture(params=["default", "other"], ids=["default-readings", "other-readings"])
+async def both_readings(request: pytest.FixtureRequest, graph: EmulatorControl) -> str:
+    """Which readings the emulator runs with for this test: its defaults, or every switch the other way."""
+    if request.param == "other":
+        await graph.set_readings(**OTHER_READINGS)
+    return str(request.param)
+
+
 def settings_for(azurite: Azurite, emulator_url: str, **overrides: str) -> Settings:
     env = {
         "GRAPH_BASE_URL": f"{emulator_url}/v1.0",

@@ -21,6 +21,8 @@ from tests.integration.conftest import settings_for
 DOMAINS = {"alpha.test": 400, "beta.test": 300, "gamma.test": 260, "delta.test": 40}
 SELECT = {"$select": "id,userPrincipalName"}
 
+pytestmark = pytest.mark.usefixtures("both_readings")
+
 
 async def seed_directory(graph, sizes: dict[str, int]) -> dict[str, str]:
     """UPN -> object id of the users added to the emulator's directory."""
@@ -55,7 +57,7 @@ async def cached_rows(azurite, services: Services) -> list[dict]:
 
 
 async def test_a_cold_query_resolves_upns_in_batches_of_twenty_and_caches_them(
-    services: Services, graph, azurite
+    services: Services, graph, azurite, both_readings
 ):
     directory = await seed_directory(graph, DOMAINS)
     await graph.clear_journal()
@@ -68,6 +70,8 @@ async def test_a_cold_query_resolves_upns_in_batches_of_twenty_and_caches_them(
     batches = envelopes(journal)
     assert len(batches) == math.ceil(len(directory) / 20)
     assert all(1 <= len(b.body["requests"]) <= 20 and b.status == 200 for b in batches)
+    order = "shuffled" if both_readings == "default" else "given"  # Graph may answer in any order
+    assert all(b.readings == (f"batchOrder={order}",) for b in batches if len(b.body["requests"]) > 1)
     lookups = inner_lookups(journal)
     assert sorted(e.path for e in lookups) == sorted(f"/v1.0/users/{upn}" for upn in directory)  # each once
     assert {(e.method, e.status) for e in lookups} == {("GET", 200)}

@@ -18,6 +18,8 @@ from tests.integration.conftest import settings_for
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 
+pytestmark = pytest.mark.usefixtures("both_readings")
+
 
 async def test_a_upn_is_resolved_once_then_read_from_the_cache(services: Services, graph, azurite):
     first = await services.presence.read(ALICE)
@@ -86,6 +88,25 @@ async def test_bulk_read_reports_per_user_errors_and_answers_the_rest(services: 
         ("not a user", 400, "invalidUser"),
         (unknown, 404, "userNotFound"),
     }
+
+
+async def test_known_users_are_answered_whether_graph_leaves_an_unknown_id_out_or_refuses_it(
+    services: Services, graph, both_readings
+):
+    seeded = await graph.seed_users([{"userPrincipalName": f"u{i}@bulk.test"} for i in range(300)])
+    ids = [u["id"] for u in seeded]
+    unknown = [str(uuid.uuid4()) for _ in range(2)]
+    await graph.clear_journal()
+
+    result = await services.presence.query([*ids[:150], unknown[0], *ids[150:], unknown[1]])
+
+    assert sorted(p.user_id for p in result.value) == sorted(ids)
+    assert {(e.user, e.code) for e in result.errors} == {(u, "userNotFound") for u in unknown}
+    calls = await graph.journal(path="/communications/getPresencesByUserId")
+    reading = "omitted" if both_readings == "default" else "error"
+    assert f"unknownPresenceIds={reading}" in calls[0].readings  # the reading really answered
+    # Refused whole, the 302 ids are split around the two unknown ones: 2 x 2 x log2(302) calls at most.
+    assert len(calls) == 1 if reading == "omitted" else 1 < len(calls) <= 4 * math.ceil(math.log2(302)) + 1
 
 
 async def test_a_one_off_throttle_is_retried_by_the_sdk(services: Services, graph):

@@ -27,6 +27,8 @@ from tests.receiver import Receiver
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.usefixtures("both_readings")
+
 
 @pytest.fixture
 async def at_t0(services: Services, graph: EmulatorControl) -> Services:
@@ -124,6 +126,28 @@ async def test_the_service_s_own_changes_are_left_out_unless_asked_for(at_t0, gr
     late = [n for n in receiver.delivered if n["current"]["availability"] == "DoNotDisturb"]
     assert sorted(n["watchId"] for n in late) == sorted([plain.id, everything.id])
     assert {n["causedBy"] for n in late} == {"other"}
+
+
+async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
+    at_t0, graph, receiver, both_readings
+):
+    """Graph does not document that a computed change moves sequenceNumber: the change is told either way."""
+    services = at_t0
+    await watch(services, receiver, includeOwnChanges=True)
+    await services.watcher.tick()
+    await travel(services, graph, minutes=1)
+    available = SessionRequest(availability="Available", activity="Available", duration_minutes=60)
+    await services.holding.hold_session("test", ALICE_ID, available)
+    await services.watcher.tick()
+    await graph.clear_journal()
+    await travel(services, graph, minutes=6)  # an app's Available session fades after 5 minutes
+    await services.watcher.tick()
+
+    faded = [n for n in receiver.delivered if n["previous"]["activity"] == "Available"]
+    assert [n["current"] for n in faded] == [{"availability": "Available", "activity": "AvailableInactive"}]
+    [read] = await graph.journal(path="/getPresencesByUserId")
+    bumped = "true" if both_readings == "default" else "false"
+    assert f"sequenceOnComputedChange={bumped}" in read.readings  # the reading really answered the read
 
 
 async def test_a_filter_lets_through_only_the_presences_it_lists(at_t0, graph, receiver):
@@ -405,7 +429,16 @@ async def test_a_round_that_delivers_before_failing_restarts_the_failure_count(a
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "wait"), [("600", timedelta(minutes=10)), ("9" * 30, timedelta(hours=1))]
+    ("retry_after", "wait"),
+    [
+        ("600", timedelta(minutes=10)),
+        ("9" * 30, timedelta(hours=1)),
+        (
+            "Mon, 23 Nov 2026 08:11:00 GMT",
+            timedelta(minutes=10),
+        ),  # the HTTP-date form, on the service's clock
+        ("Mon, 23 Nov 2026 07:00:00 GMT", timedelta(minutes=1)),  # a date passed: the service's own back-off
+    ],
 )
 async def test_a_receiver_s_retry_after_is_honoured_up_to_an_hour(at_t0, graph, receiver, retry_after, wait):
     services = at_t0

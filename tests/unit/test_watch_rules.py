@@ -43,12 +43,27 @@ AVAILABLE = Seen("Available", "Available", "0002")
         (BUSY, Seen("Busy", "InACall", "0003"), False),  # Graph updated something that does not show here
         (BUSY, AVAILABLE, True),
         (BUSY, Seen("Busy", "InAMeeting", "0003"), True),  # same availability, other activity
-        (BUSY, Seen("Available", "Available", "0001"), False),  # same sequence number: the same presence
+        # Same sequence number, other values: Graph may leave the number on a computed change (a fade).
+        (BUSY, Seen("Available", "Available", "0001"), True),
+        (BUSY, Seen("Busy", "InACall", "0001"), False),
         (Seen("Busy", "InACall", None), AVAILABLE, True),  # no sequence number: the values decide
     ],
 )
 def test_a_change_is_another_availability_or_activity(previous, current, expected):
     assert changed(previous, current) is expected
+
+
+def test_changes_under_an_unmoved_sequence_number_get_distinct_delivery_keys():
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    away, back = Seen("Away", "Away", "0001"), Seen("Busy", "InACall", "0001")
+    keys = {
+        delivery_key("u", BUSY, away, at),
+        delivery_key("u", away, back, at + timedelta(minutes=1)),
+        delivery_key("u", back, away, at + timedelta(minutes=2)),
+        delivery_key("u", BUSY, AVAILABLE, at),
+    }
+    assert len(keys) == 4
+    assert delivery_key("u", BUSY, AVAILABLE, at) == "u.0001.0002"  # unchanged where the number moved
 
 
 def test_filters_look_at_the_new_presence():
