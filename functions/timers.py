@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import azure.functions as func
 
+from shared.budget import Priority, spending
 from shared.config import settings
 from shared.retention import purge_history as purge_old_rows
 from shared.service import services
@@ -32,7 +34,9 @@ async def apply_schedules(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(schedule=settings().watch_tick, arg_name="timer", run_on_startup=False)
 async def poll_watches(timer: func.TimerRequest) -> None:
     """Read every watched user at once, put each change in its watches' outboxes, deliver what is due."""
-    report = await services().watcher.tick()
+    # Watch polls come after renewals and schedule steps in the Graph budget, and wait for it in their time.
+    with spending(Priority.READ, time.monotonic() + settings().tick_time_limit_seconds):
+        report = await services().watcher.tick()
     log.info(
         "poll_watches: %d watches, %d users, %d changes, %d delivered, %d watches failing",
         report.watches,

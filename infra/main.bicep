@@ -103,8 +103,8 @@ param watchDisableAfterHours int = 24
 @maxValue(64)
 param graphConcurrency int = 8
 
-@description('Graph requests the app makes in any 30 seconds (Graph budgets presence per app and tenant).')
-@minValue(30)
+@description('Presence requests the app makes in any 30 seconds, all instances together (Graph budgets presence per app and tenant).')
+@minValue(33)
 @maxValue(10000)
 param graphBudgetPer30s int = 1500
 

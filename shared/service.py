@@ -13,6 +13,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from msgraph import GraphServiceClient
 
 from shared.audit import AuditTrail
+from shared.budget import GraphBudget
 from shared.clock import Clock, system_clock
 from shared.config import Settings, settings
 from shared.directory import UserDirectory
@@ -21,7 +22,6 @@ from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
-from shared.pacing import Pacer
 from shared.presence import PresenceReader
 from shared.schedule_engine import ScheduleEngine
 from shared.schedule_store import IdempotencyStore, ScheduleStore
@@ -68,8 +68,11 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
-    gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))
     tables = TableStore(config)
+    budget = GraphBudget(
+        tables, clock, config.graph_budget_per_30s, wait_seconds=config.graph_budget_wait_seconds
+    )
+    gateway = PresenceGateway(client, config.graph_concurrency, budget)
     directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
     timeline = Timeline(tables)
     holds = HoldStore(tables, timeline)
@@ -84,6 +87,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         max_hold_days=config.max_hold_days,
         max_attempts=config.max_attempts,
         concurrency=config.graph_concurrency,
+        tick_time_limit=config.tick_time_limit_seconds,
     )
     presence = PresenceReader(directory, gateway, holding)
     schedules = ScheduleService(
@@ -98,6 +102,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         clock,
         max_attempts=config.max_attempts,
         concurrency=config.graph_concurrency,
+        tick_time_limit=config.tick_time_limit_seconds,
     )
     trail = AuditTrail(audit, directory, clock, config.retention_days)
     watch_store = WatchStore(tables)

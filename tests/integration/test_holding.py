@@ -57,9 +57,9 @@ async def test_a_tick_reads_only_what_is_due(at_t0, graph):
     for user in (ALICE_ID, BOB_ID):
         await services.holding.hold_session("test", user, BUSY)
     await travel(services, graph, timedelta(minutes=30))
-    assert await services.holding.store.timeline.due(services.clock.now()) == []
+    assert await services.holding.store.timeline.due(services.clock.now(), "hold") == []
     await travel(services, graph, timedelta(hours=3, minutes=25))
-    due = await services.holding.store.timeline.due(services.clock.now())
+    due = await services.holding.store.timeline.due(services.clock.now(), "hold")
     assert sorted(e.ref for e in due) == sorted([ALICE_ID, BOB_ID])
 
 
@@ -167,7 +167,7 @@ async def test_clean_up_that_keeps_failing_is_given_up_after_max_attempts(at_t0,
         await travel(services, graph, timedelta(minutes=16))  # past the longest back-off
     assert len(await graph.journal(path="/clearPresence")) == services.settings.max_attempts
     assert await services.holding.store.get(ALICE_ID) == (None, None)
-    assert await services.holding.store.timeline.due(services.clock.now() + timedelta(days=8)) == []
+    assert await services.holding.store.timeline.due(services.clock.now() + timedelta(days=8), "hold") == []
 
 
 async def test_a_message_graph_already_shows_is_not_sent_twice_after_a_crash(at_t0, graph):
