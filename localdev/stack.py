@@ -101,12 +101,15 @@ class Stack:
         host_port: int | None = None,
         graph_port: int | None = None,
         startup_timeout: float = 30.0,
+        presence_budget: int | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.users = users
         self.function_key = function_key
         self.table_prefix = table_prefix
         self.env = dict(env or {})
+        # The emulator's presence throttle (requests per app in any 30 s; 0: off; None: its CLI default).
+        self.presence_budget = presence_budget
         self._owns_dir = data_dir is None
         self.data_dir = (
             Path(tempfile.mkdtemp(prefix="localdev-stack-")) if data_dir is None else Path(data_dir)
@@ -219,6 +222,7 @@ class Stack:
             str(self.graph_port),
             "--users",
             self.users,
+            *(() if self.presence_budget is None else ("--presence-budget", str(self.presence_budget))),
         ]
 
     def start_graph(self) -> None:

@@ -63,14 +63,21 @@ class Services:
         return {"storage": storage, "graph": graph}
 
 
-def build_services(config: Settings, clock: Clock = system_clock) -> Services:
+def build_services(
+    config: Settings, clock: Clock = system_clock, *, budget_clock: Clock | None = None
+) -> Services:
+    """The process's parts. The Graph budget keeps real time (its own unmoved clock unless a test gives
+    one): it counts requests as Graph does, whatever time the service's clock was moved to."""
     credential = make_credential(config)
     client = GraphServiceClient(credentials=credential, scopes=[GRAPH_SCOPE])
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
     tables = TableStore(config)
     budget = GraphBudget(
-        tables, clock, config.graph_budget_per_30s, wait_seconds=config.graph_budget_wait_seconds
+        tables,
+        budget_clock or Clock(),
+        config.graph_budget_per_30s,
+        wait_seconds=config.graph_budget_wait_seconds,
     )
     gateway = PresenceGateway(client, config.graph_concurrency, budget)
     directory = UserDirectory(gateway, UserCache(tables), clock, timedelta(hours=config.user_cache_hours))
