@@ -127,6 +127,7 @@ class GraphBudget:
         self._slot: int | None = None
         self._tokens = 0  # taken for self._slot and not spent yet
         self._denied: Priority | None = None  # the highest priority refused in self._slot
+        self._trouble: ServiceError | None = None  # why the last share could not be taken, if storage failed
         self._queue: list[tuple[Priority, int]] = []
         self._arrivals = itertools.count()
         self._turn = asyncio.Condition()
@@ -148,8 +149,8 @@ class GraphBudget:
                     if first and await self._take(priority):
                         return
                     left = wait_until - self._monotonic()
-                    if left <= 0:
-                        raise budget_exhausted(retry_after=2)
+                    if left <= 0:  # storage down: no share could be asked for, and that is the answer
+                        raise self._trouble or budget_exhausted(retry_after=2)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(left, _POLL) if first else left):
                             await self._turn.wait()
@@ -166,9 +167,11 @@ class GraphBudget:
             want = min(self._max_share, max(_MIN_SHARE, len(self._queue)))
             try:
                 self._tokens = await self._lease(slot, priority, want)
-            except ServiceError as error:  # storage trouble: no share now; the waiter tries again
+            except ServiceError as error:  # storage trouble: no share now (fail closed); tried again
                 log.warning("Graph budget: no share taken (%s)", error.code)
+                self._trouble = error
                 return False
+            self._trouble = None
             if self._tokens == 0:
                 self._denied = priority
         if self._tokens == 0:
