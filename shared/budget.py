@@ -10,7 +10,8 @@ instances' clocks stay within SKEW of Graph's (README, "What waits, how long, an
 Lower priorities take only what is left above a reserve: renewals of what is shown now may take the whole
 slot, schedule starts and ends and callers' changes 90% of it, watch polls and reads 70%. Within a
 process, waiters are served highest priority first. A timer waits until its own deadline; an HTTP caller
-waits at most GRAPH_BUDGET_WAIT_SECONDS, then gets a 429 `graphBudgetExhausted`."""
+waits at most GRAPH_BUDGET_WAIT_SECONDS, then gets a 429 `graphBudgetExhausted`. While storage is down,
+an instance spends a quarter of each slot on its own (reads that need no storage go on)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ _PARTITION = "graph"
 _CAS_ATTEMPTS = 5
 _POLL = 0.1  # seconds: how often the first waiter looks again while a slot is spent (moved clocks too)
 _MIN_SHARE = 4  # tokens taken at once even for one waiter: fewer storage calls when the budget is ample
+STORAGE_RETRY = 10.0  # seconds: after a storage failure, shares are not asked of storage for this long
 
 
 class Priority(IntEnum):
@@ -127,7 +129,8 @@ class GraphBudget:
         self._slot: int | None = None
         self._tokens = 0  # taken for self._slot and not spent yet
         self._denied: Priority | None = None  # the highest priority refused in self._slot
-        self._trouble: ServiceError | None = None  # why the last share could not be taken, if storage failed
+        self._local_taken = 0  # taken in self._slot on this instance's own, while storage is down
+        self._storage_down_until = float("-inf")  # monotonic: until then shares are not asked of storage
         self._queue: list[tuple[Priority, int]] = []
         self._arrivals = itertools.count()
         self._turn = asyncio.Condition()
@@ -149,8 +152,8 @@ class GraphBudget:
                     if first and await self._take(priority):
                         return
                     left = wait_until - self._monotonic()
-                    if left <= 0:  # storage down: no share could be asked for, and that is the answer
-                        raise self._trouble or budget_exhausted(retry_after=2)
+                    if left <= 0:
+                        raise budget_exhausted(retry_after=2)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(left, _POLL) if first else left):
                             await self._turn.wait()
@@ -162,22 +165,31 @@ class GraphBudget:
     async def _take(self, priority: Priority) -> bool:
         slot = slot_of(self._clock.now())
         if slot != self._slot:  # a new slot: what was left of the last one is gone
-            self._slot, self._tokens, self._denied = slot, 0, None
+            self._slot, self._tokens, self._denied, self._local_taken = slot, 0, None, 0
         if self._tokens == 0 and (self._denied is None or priority < self._denied):
             want = min(self._max_share, max(_MIN_SHARE, len(self._queue)))
-            try:
-                self._tokens = await self._lease(slot, priority, want)
-            except ServiceError as error:  # storage trouble: no share now (fail closed); tried again
-                log.warning("Graph budget: no share taken (%s)", error.code)
-                self._trouble = error
-                return False
-            self._trouble = None
+            if self._monotonic() < self._storage_down_until:
+                self._tokens = self._local_share(priority, want)
+            else:
+                try:
+                    self._tokens = await self._lease(slot, priority, want)
+                except ServiceError as error:
+                    log.warning("Graph budget: storage unavailable (%s); a quarter share alone", error.code)
+                    self._storage_down_until = self._monotonic() + STORAGE_RETRY
+                    self._tokens = self._local_share(priority, want)
             if self._tokens == 0:
                 self._denied = priority
         if self._tokens == 0:
             return False
         self._tokens -= 1
         return True
+
+    def _local_share(self, priority: Priority, want: int) -> int:
+        """While storage is down: this instance alone takes at most a quarter of each slot, so reads that
+        need no storage go on (four instances at once stay within the budget; more may not)."""
+        grant = max(0, min(want, slot_limit(self._max_share, priority) - self._local_taken))
+        self._local_taken += grant
+        return grant
 
     async def _lease(self, slot: int, priority: Priority, want: int) -> int:
         """Take up to `want` requests of `slot` from its row (compare-and-swap); how many were granted."""
