@@ -10,10 +10,12 @@ import pytest
 
 from localdev.graph import EmulatorControl
 from localdev.graph.demo import ALICE_ID, BOB_ID
-from shared.hold_store import Timeline, due_keys
+from shared.budget import Priority
+from shared.hold_store import DueEntry, Timeline, due_keys
 from shared.models import PresencePair, ScheduleInput, SessionRequest
 from shared.service import Services
 from shared.tables import submit_batches
+from shared.ticking import drain_due
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUSY = SessionRequest(availability="Busy", activity="InACall", duration_minutes=480)
@@ -113,3 +115,31 @@ async def test_entries_an_older_deployment_wrote_are_still_acted_on(at_t0, graph
     assert BOB_ID in renewed
     legacy = [r for r in await timeline_rows(services) if r["PartitionKey"].startswith("due")]
     assert legacy == []  # moved to the kind's own partitions as they were acted on
+
+
+async def test_a_tick_starts_no_entry_after_its_time_limit_and_leaves_the_rest_due(at_t0, graph):
+    services = at_t0
+    refs = await index_schedules(services, T0 - timedelta(minutes=1), 5)
+    timeline = services.engine._timeline
+    elapsed = [0.0]
+    acted: list[str] = []
+
+    async def act(entry: DueEntry) -> int:  # each entry takes a second of the tick's time
+        acted.append(entry.ref)
+        elapsed[0] += 1
+        await timeline.remove(entry)
+        return 1
+
+    done = await drain_due(
+        timeline,
+        "schedule",
+        services.clock,
+        act,
+        priority=Priority.CHANGE,
+        concurrency=1,
+        time_limit=2.5,
+        monotonic=lambda: elapsed[0],
+    )
+    assert done == len(acted) == 3  # started at 0, 1 and 2 s; not at 3 s
+    left = await timeline.due(services.clock.now(), "schedule")
+    assert sorted(e.ref for e in left) == sorted(set(refs) - set(acted))
