@@ -241,21 +241,26 @@ class Stack:
             what="the Graph emulator",
         )
 
-    def start_host(self) -> None:
-        if self._host is not None and self._host.poll() is None:
-            return
+    def host_argv(self, port: int | None = None, *, run_timers: bool | None = None) -> list[str]:
+        """The local host's command line (another port and timer choice for a second instance)."""
         argv = [
             sys.executable,
             "-m",
             "localdev",
             "host",
             "--port",
-            str(self.host_port),
+            str(port or self.host_port),
             "--app-dir",
             str(self.app_dir),
         ]
-        if not self.run_timers:
+        if not (self.run_timers if run_timers is None else run_timers):
             argv.append("--no-timers")
+        return argv
+
+    def start_host(self) -> None:
+        if self._host is not None and self._host.poll() is None:
+            return
+        argv = self.host_argv()
         offset = _size(self.host_log)
         self._host = popen_child(argv, log_path=self.host_log, cwd=self.app_dir, env=self.host_env())
         _wait_for_line(

@@ -5,46 +5,20 @@ Retry-After at once, and Graph is not called for it: a host whose budget is the 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from localdev.graph.demo import ALICE_ID
-from localdev.ports import free_port, popen_child, wait_for_http
 from localdev.stack import Stack
-from tests.e2e.conftest import REPO, Api
+from tests.e2e.conftest import Api, another_host
 
 
 @pytest.fixture
 async def small_budget_host(stack: Stack) -> AsyncIterator[Api]:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "localdev",
-        "host",
-        "--port",
-        str(port),
-        "--app-dir",
-        str(REPO),
-        "--no-timers",
-    ]
-    env = {
-        **stack.host_env(),
-        "GRAPH_BUDGET_PER_30S": "33",
-        "GRAPH_BUDGET_WAIT_SECONDS": "0",
-        "TABLE_PREFIX": "smallbudget",  # its own budget rows
-    }
-    process = popen_child(argv, log_path=stack.data_dir / "logs" / "host-budget.log", cwd=REPO, env=env)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/admin/host/status", timeout=30)
-        async with aiohttp.ClientSession() as session:
-            yield Api(session, f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    env = {"GRAPH_BUDGET_PER_30S": "33", "GRAPH_BUDGET_WAIT_SECONDS": "0", "TABLE_PREFIX": "smallbudget"}
+    async with another_host(stack, "host-budget.log", **env) as host:  # its own budget rows
+        yield host
 
 
 async def test_a_read_past_the_budget_is_a_429_with_retry_after_and_no_graph_call(small_budget_host, graph):

@@ -4,11 +4,8 @@ deployment wrote in the shared partitions (due0..3) are still found and acted on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import pytest
-
-from localdev.graph import EmulatorControl
 from localdev.graph.demo import ALICE_ID, BOB_ID
 from shared.budget import Priority
 from shared.hold_store import DueEntry, Timeline, due_keys
@@ -16,21 +13,9 @@ from shared.models import PresencePair, ScheduleInput, SessionRequest
 from shared.service import Services
 from shared.tables import submit_batches
 from shared.ticking import drain_due
+from tests.integration.conftest import T0, travel
 
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUSY = SessionRequest(availability="Busy", activity="InACall", duration_minutes=480)
-
-
-@pytest.fixture
-async def at_t0(services: Services, graph: EmulatorControl) -> Services:
-    services.clock.set_now(T0, frozen=True)
-    await graph.set_clock(T0, frozen=True)
-    return services
-
-
-async def travel(services: Services, graph: EmulatorControl, delta: timedelta) -> None:
-    services.clock.advance(delta)
-    await graph.set_clock(services.clock.now(), frozen=True)
 
 
 async def index_schedules(services: Services, due: datetime, count: int) -> list[str]:

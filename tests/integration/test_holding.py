@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -13,23 +13,10 @@ from localdev.graph.demo import ALICE_ID, BOB_ID
 from shared.errors import ServiceError
 from shared.holds import CLAIM_LEASE, Hold, MessageHold
 from shared.models import PreferredRequest, SessionRequest, StatusMessageRequest
-from shared.service import Services, build_services
-from tests.integration.conftest import settings_for
+from shared.service import build_services
+from tests.integration.conftest import T0, settings_for, travel
 
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUSY = SessionRequest(availability="Busy", activity="InACall", duration_minutes=480)
-
-
-@pytest.fixture
-async def at_t0(services: Services, graph: EmulatorControl) -> Services:
-    services.clock.set_now(T0, frozen=True)
-    await graph.set_clock(T0, frozen=True)
-    return services
-
-
-async def travel(services: Services, graph: EmulatorControl, delta: timedelta) -> None:
-    services.clock.advance(delta)
-    await graph.set_clock(services.clock.now(), frozen=True)
 
 
 async def test_a_hold_claimed_by_a_worker_that_died_is_taken_over_after_the_lease(at_t0, graph):
