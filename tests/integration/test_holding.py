@@ -82,15 +82,29 @@ async def test_presence_session_id_setting_is_the_session_id(azurite):
 async def test_a_hold_is_never_dropped_from_the_index_when_ticks_run_early_in_a_second(services, graph):
     services.clock.set_now(T0 + timedelta(milliseconds=700), frozen=True)
     await graph.set_clock(services.clock.now(), frozen=True)
-    available = SessionRequest(availability="Available", activity="Available", duration_minutes=15)
-    await services.holding.hold_session("test", ALICE_ID, available)
-    # A tick in the same second as the refresh moment, but earlier in it: not due yet, and still indexed.
-    services.clock.set_now(T0 + timedelta(minutes=4, milliseconds=300), frozen=True)
+    busy = SessionRequest(availability="Busy", activity="InACall", duration_minutes=300)
+    await services.holding.hold_session("test", ALICE_ID, busy)
+    # A tick in the same second as the renewal moment (3h55m0.7s), but earlier in it: not due yet, and
+    # still indexed.
+    services.clock.set_now(T0 + timedelta(hours=3, minutes=55, milliseconds=300), frozen=True)
     assert await services.holding.renew_due() == 0
-    services.clock.set_now(T0 + timedelta(minutes=5), frozen=True)
+    services.clock.set_now(T0 + timedelta(hours=3, minutes=56), frozen=True)
     await graph.set_clock(services.clock.now(), frozen=True)
     assert await services.holding.renew_due() == 1
     assert len(await graph.journal(path="/setPresence")) == 2
+
+
+async def test_an_available_refresh_made_into_a_tick_is_due_on_the_minute_four_minutes_on(services, graph):
+    # Refreshed 0.7 s into a tick: the tick four minutes on (even a moment earlier into its second) refreshes
+    # it again, a minute before Graph would fade it, rather than the tick after, as Graph fades it.
+    services.clock.set_now(T0 + timedelta(milliseconds=700), frozen=True)
+    await graph.set_clock(services.clock.now(), frozen=True)
+    available = SessionRequest(availability="Available", activity="Available", duration_minutes=15)
+    await services.holding.hold_session("test", ALICE_ID, available)
+    services.clock.set_now(T0 + timedelta(minutes=4, milliseconds=300), frozen=True)
+    await graph.set_clock(services.clock.now(), frozen=True)
+    assert await services.holding.renew_due() == 1
+    assert (await graph.user_state(ALICE_ID))["availability"] == "Available"
 
 
 async def test_graph_failing_midway_through_a_release_keeps_what_graph_did(at_t0, graph):
