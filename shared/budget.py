@@ -131,9 +131,9 @@ class GraphBudget:
         self._denied: Priority | None = None  # the highest priority refused in self._slot
         self._local_taken = 0  # taken in self._slot on this instance's own, while storage is down
         self._storage_down_until = float("-inf")  # monotonic: until then shares are not asked of storage
-        self._queue: list[tuple[Priority, int]] = []
+        self._queue: list[tuple[tuple[Priority, int], asyncio.Event]] = []  # (priority, arrival): first
         self._arrivals = itertools.count()
-        self._turn = asyncio.Condition()
+        self._taking = asyncio.Lock()
 
     async def spend(self, default: Priority) -> None:
         """Take one request from the tenant's budget, at the priority the caller set (`spending`) or
@@ -144,23 +144,27 @@ class GraphBudget:
         if wait_until is None:
             wait_until = self._monotonic() + self._wait
         ticket = (priority, next(self._arrivals))
-        async with self._turn:
-            heapq.heappush(self._queue, ticket)
-            try:
-                while True:
-                    first = self._queue[0] == ticket
-                    if first and await self._take(priority):
-                        return
-                    left = wait_until - self._monotonic()
-                    if left <= 0:
-                        raise budget_exhausted(retry_after=2)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(min(left, _POLL) if first else left):
-                            await self._turn.wait()
-            finally:
-                self._queue.remove(ticket)
-                heapq.heapify(self._queue)
-                self._turn.notify_all()
+        turn = asyncio.Event()  # set when this waiter becomes the first
+        heapq.heappush(self._queue, (ticket, turn))
+        try:
+            while True:
+                first = self._queue[0][0] == ticket
+                if first:
+                    async with self._taking:  # one share taken at a time (a newcomer may go first)
+                        if await self._take(priority):
+                            return
+                left = wait_until - self._monotonic()
+                if left <= 0:
+                    raise budget_exhausted(retry_after=2)
+                turn.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(left, _POLL) if first else left):
+                        await turn.wait()
+        finally:
+            self._queue.remove((ticket, turn))
+            heapq.heapify(self._queue)
+            if self._queue:
+                self._queue[0][1].set()  # only the next in line wakes: no herd
 
     async def _take(self, priority: Priority) -> bool:
         slot = slot_of(self._clock.now())
