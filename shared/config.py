@@ -63,7 +63,7 @@ class Settings(BaseModel):
     # and tenant; shared/budget.py). At least 33: one request per 1-second slot.
     graph_budget_per_30s: int = Field(1500, ge=33, le=10_000, alias="GRAPH_BUDGET_PER_30S")
     # How long an HTTP caller waits for the budget before a 429 graphBudgetExhausted.
-    graph_budget_wait_seconds: float = Field(5, ge=0, le=60, alias="GRAPH_BUDGET_WAIT_SECONDS")
+    graph_budget_wait_seconds: int = Field(5, ge=0, le=60, alias="GRAPH_BUDGET_WAIT_SECONDS")
     # How long a renew or schedule tick goes on reading due work (the function timeout is 10 minutes).
     tick_time_limit_seconds: int = Field(240, ge=5, le=540, alias="TICK_TIME_LIMIT_SECONDS")
     max_attempts: int = Field(5, ge=1, le=100, alias="MAX_ATTEMPTS")
