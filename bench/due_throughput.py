@@ -85,7 +85,7 @@ async def one_run(stack: Stack, schedules: int, latency_ms: int, budget: int, pr
             clock.set_now(start, frozen=True)
             await graph.set_clock(start, frozen=False)  # real time from here: the journal's stamps
             began = time.perf_counter()
-            await services.engine.tick(limit=schedules)
+            await services.engine.tick()
             seconds = time.perf_counter() - began
             await graph.latency()
             journal = await graph.journal()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import azure.functions as func
 
 from shared import metrics
+from shared.budget import Priority, spending
 from shared.config import settings
 from shared.retention import purge_history as purge_old_rows
 from shared.service import services
@@ -36,7 +38,9 @@ async def apply_schedules(timer: func.TimerRequest) -> None:
 @metrics.timed_tick
 async def poll_watches(timer: func.TimerRequest) -> None:
     """Read every watched user at once, put each change in its watches' outboxes, deliver what is due."""
-    report = await services().watcher.tick()
+    # Watch polls come after renewals and schedule steps in the Graph budget, and wait for it in their time.
+    with spending(Priority.READ, time.monotonic() + settings().tick_time_limit_seconds):
+        report = await services().watcher.tick()
     log.info(
         "poll_watches: %d watches, %d users, %d changes, %d delivered, %d watches failing",
         report.watches,

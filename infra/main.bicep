@@ -106,10 +106,20 @@ param watchDisableAfterHours int = 24
 @maxValue(64)
 param graphConcurrency int = 8
 
-@description('Graph requests the app makes in any 30 seconds (Graph budgets presence per app and tenant).')
-@minValue(30)
+@description('Presence requests the app makes in any 30 seconds, all instances together (Graph budgets presence per app and tenant).')
+@minValue(33)
 @maxValue(10000)
 param graphBudgetPer30s int = 1500
+
+@description('Seconds an HTTP caller waits for the Graph budget before a 429 graphBudgetExhausted.')
+@minValue(0)
+@maxValue(60)
+param graphBudgetWaitSeconds int = 5
+
+@description('Seconds a renew or schedule tick goes on draining due work (the function timeout is 10 minutes).')
+@minValue(5)
+@maxValue(540)
+param tickTimeLimitSeconds int = 240
 
 @description('Attempts before a scheduled change is marked failed.')
 @minValue(1)
@@ -212,6 +222,8 @@ var appSettings = union(
     WATCH_DISABLE_AFTER_HOURS: string(watchDisableAfterHours)
     GRAPH_CONCURRENCY: string(graphConcurrency)
     GRAPH_BUDGET_PER_30S: string(graphBudgetPer30s)
+    GRAPH_BUDGET_WAIT_SECONDS: string(graphBudgetWaitSeconds)
+    TICK_TIME_LIMIT_SECONDS: string(tickTimeLimitSeconds)
     MAX_ATTEMPTS: string(maxAttempts)
     MAX_HOLD_DAYS: string(maxHoldDays)
     SCHEDULE_MIN_GAP_MINUTES: string(scheduleMinGapMinutes)

@@ -103,12 +103,15 @@ class Stack:
         graph_port: int | None = None,
         startup_timeout: float = 30.0,
         azurite: Azurite | None = None,
+        presence_budget: int | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.users = users
         self.function_key = function_key
         self.table_prefix = table_prefix
         self.env = dict(env or {})
+        # The emulator's presence throttle (requests per app in any 30 s; 0: off; None: its CLI default).
+        self.presence_budget = presence_budget
         self._owns_dir = data_dir is None
         self.data_dir = (
             Path(tempfile.mkdtemp(prefix="localdev-stack-")) if data_dir is None else Path(data_dir)
@@ -230,6 +233,7 @@ class Stack:
             str(self.graph_port),
             "--users",
             self.users,
+            *(() if self.presence_budget is None else ("--presence-budget", str(self.presence_budget))),
         ]
 
     def start_graph(self) -> None:
@@ -248,21 +252,26 @@ class Stack:
             what="the Graph emulator",
         )
 
-    def start_host(self) -> None:
-        if self._host is not None and self._host.poll() is None:
-            return
+    def host_argv(self, port: int | None = None, *, run_timers: bool | None = None) -> list[str]:
+        """The local host's command line (another port and timer choice for a second instance)."""
         argv = [
             sys.executable,
             "-m",
             "localdev",
             "host",
             "--port",
-            str(self.host_port),
+            str(port or self.host_port),
             "--app-dir",
             str(self.app_dir),
         ]
-        if not self.run_timers:
+        if not (self.run_timers if run_timers is None else run_timers):
             argv.append("--no-timers")
+        return argv
+
+    def start_host(self) -> None:
+        if self._host is not None and self._host.poll() is None:
+            return
+        argv = self.host_argv()
         offset = _size(self.host_log)
         self._host = popen_child(argv, log_path=self.host_log, cwd=self.app_dir, env=self.host_env())
         _wait_for_line(

@@ -60,8 +60,13 @@ class Settings(BaseModel):
     watch_group_refresh_minutes: int = Field(60, ge=5, le=24 * 60, alias="WATCH_GROUP_REFRESH_MINUTES")
     watch_disable_after_hours: int = Field(24, ge=1, le=24 * 7, alias="WATCH_DISABLE_AFTER_HOURS")
     graph_concurrency: int = Field(8, ge=1, le=64, alias="GRAPH_CONCURRENCY")
-    # Graph requests this instance makes in any 30 s (Graph budgets presence per app and tenant).
-    graph_budget_per_30s: int = Field(1500, ge=30, le=10_000, alias="GRAPH_BUDGET_PER_30S")
+    # Presence requests the app makes in any 30 s, all instances together (Graph budgets presence per app
+    # and tenant; shared/budget.py). At least 33: one request per 1-second slot.
+    graph_budget_per_30s: int = Field(1500, ge=33, le=10_000, alias="GRAPH_BUDGET_PER_30S")
+    # How long an HTTP caller waits for the budget before a 429 graphBudgetExhausted.
+    graph_budget_wait_seconds: int = Field(5, ge=0, le=60, alias="GRAPH_BUDGET_WAIT_SECONDS")
+    # How long a renew or schedule tick goes on reading due work (the function timeout is 10 minutes).
+    tick_time_limit_seconds: int = Field(240, ge=5, le=540, alias="TICK_TIME_LIMIT_SECONDS")
     max_attempts: int = Field(5, ge=1, le=100, alias="MAX_ATTEMPTS")
     max_hold_days: int = Field(7, ge=1, le=30, alias="MAX_HOLD_DAYS")
     # A recurrence's occurrences start at least this far apart and at most this many a day, whatever its

@@ -41,9 +41,9 @@ from msgraph.generated.users.item.presence.set_user_preferred_presence.set_user_
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
+from shared.budget import GraphBudget, Priority
 from shared.durations import iso_duration
 from shared.errors import ServiceError, user_not_found
-from shared.pacing import Pacer
 from shared.retry_after import retry_after_seconds
 from shared.timezones import resolve_zone
 
@@ -71,7 +71,7 @@ READ_PRESENCE = "Presence.Read.All (or Presence.ReadWrite.All)"
 WRITE_PRESENCE = "Presence.ReadWrite.All"
 READ_USERS = "User.ReadBasic.All (or User.Read.All)"
 READ_GROUPS = "GroupMember.Read.All"
-# Directory reads have Graph's directory limits, not the presence budget the pacer keeps.
+# Directory reads have Graph's directory limits, not the presence budget (shared/budget.py).
 _UNPACED = frozenset({READ_USERS, READ_GROUPS})
 # Graph: directory object lists return at most 999 per page.
 GROUP_PAGE_SIZE = 999
@@ -93,10 +93,12 @@ class GraphPresence:
 
 
 class PresenceGateway:
-    def __init__(self, client: GraphServiceClient, concurrency: int, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self, client: GraphServiceClient, concurrency: int, budget: GraphBudget | None = None
+    ) -> None:
         self._client = client
         self._limit = asyncio.Semaphore(concurrency)
-        self._pacer = pacer
+        self._budget = budget
 
     async def user_id_for(self, upn: str) -> str | None:
         """The object id of the user with this UPN/e-mail, or None when the directory has no such user."""
@@ -374,11 +376,12 @@ class PresenceGateway:
         return info
 
     async def _call(self, call: Callable[[], Awaitable[T]], permission: str) -> T:
+        # The presence budget is for presence calls; user lookups have the directory's own limits. The
+        # SDK's retries after a 429 are not counted again: they wait out Retry-After. The budget is taken
+        # before a concurrency slot, so calls waiting for it never hold one a more urgent call needs.
+        if self._budget is not None and permission not in _UNPACED:
+            await self._budget.spend(Priority.CHANGE if permission == WRITE_PRESENCE else Priority.READ)
         async with self._limit:
-            # The presence budget is for presence calls; user lookups have the directory's own limits. The
-            # SDK's retries after a 429 are not paced again: they wait out Retry-After.
-            if self._pacer is not None and permission not in _UNPACED:
-                await self._pacer.wait()
             try:
                 return await call()
             except APIError as exc:

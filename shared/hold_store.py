@@ -21,21 +21,25 @@ from shared.keys import encode_key
 from shared.tables import Conflict, TableStore, guarded
 
 HOLD_ROW = "hold"
-TIMELINE_SHARDS = 4  # partitions the due index is spread over (parallel range reads, no hot partition)
+TIMELINE_SHARDS = 4  # partitions per kind the due index is spread over (parallel reads, no hot partition)
 _STAMP = "%Y%m%dT%H%M%SZ"
+# Before 0.7 every kind shared the partitions due0..3, so a backlog of one kind hid the others from a tick
+# that reads the oldest entries first. They are still read (filtered by Kind) so nothing indexed by an
+# older deployment is lost; nothing writes there any more.
+_LEGACY_PARTITIONS = tuple(f"due{shard}" for shard in range(TIMELINE_SHARDS))
 
 
 @dataclass(frozen=True)
 class DueEntry:
     due: datetime
-    kind: str  # "hold" (schedules add their own kinds)
-    ref: str  # the user id for a hold
+    kind: str  # "hold" or "schedule"
+    ref: str  # the user id for a hold, the schedule id for a schedule
     partition: str
     row: str
 
 
-def _shard(ref: str) -> str:
-    return f"due{zlib.crc32(ref.encode()) % TIMELINE_SHARDS}"
+def _shard(kind: str, ref: str) -> str:
+    return f"{kind}{zlib.crc32(ref.encode()) % TIMELINE_SHARDS}"
 
 
 def due_keys(due: datetime, kind: str, ref: str) -> tuple[str, str]:
@@ -44,10 +48,12 @@ def due_keys(due: datetime, kind: str, ref: str) -> tuple[str, str]:
     second = due.astimezone(UTC).replace(microsecond=0)
     if second < due:
         second += timedelta(seconds=1)
-    return _shard(ref), f"{second.strftime(_STAMP)}|{kind}|{encode_key(ref)}"
+    return _shard(kind, ref), f"{second.strftime(_STAMP)}|{kind}|{encode_key(ref)}"
 
 
 class Timeline:
+    """The due index: one set of shard partitions per kind of work, so each timer reads only its own."""
+
     SUFFIX = "Timeline"
 
     def __init__(self, store: TableStore) -> None:
@@ -61,31 +67,43 @@ class Timeline:
         )
         return DueEntry(due, kind, ref, pk, rk)
 
-    async def due(self, now: datetime, limit: int = 1000) -> list[DueEntry]:
-        """Entries due at or before `now`, oldest first: one range query per shard."""
+    async def due(
+        self, now: datetime, kind: str, limit: int = 1000, after: dict[str, str] | None = None
+    ) -> list[DueEntry]:
+        """Entries of `kind` due at or before `now`, oldest first, at most `limit`: one range query per
+        shard (and per legacy partition). `after` (partition -> RowKey) continues past entries already
+        read, so a tick can page on without seeing again the ones it left due."""
         table = await self._store.table(self.SUFFIX)
         upper = now.astimezone(UTC).strftime(_STAMP) + "|~"
-        entries: list[DueEntry] = []
-        for shard in range(TIMELINE_SHARDS):
-            query = "PartitionKey eq @pk and RowKey le @upper"
-            params = {"pk": f"due{shard}", "upper": upper}
+        after = after or {}
+        partitions = [(f"{kind}{shard}", False) for shard in range(TIMELINE_SHARDS)]
+        partitions += [(legacy, True) for legacy in _LEGACY_PARTITIONS]
 
-            async def read(query: str = query, params: dict[str, str] = params) -> list[dict[str, Any]]:
+        async def read(partition: str, legacy: bool) -> list[DueEntry]:
+            query = "PartitionKey eq @pk and RowKey gt @after and RowKey le @upper"
+            params = {"pk": partition, "after": after.get(partition, ""), "upper": upper}
+            if legacy:
+                query += " and Kind eq @kind"
+                params["kind"] = kind
+
+            async def rows() -> list[dict[str, Any]]:
                 pages = table.query_entities(
                     query, parameters=params, select=["RowKey", "Kind", "Ref"], results_per_page=limit
                 )
-                rows: list[dict[str, Any]] = []
+                found: list[dict[str, Any]] = []
                 async for row in pages:
-                    rows.append(row)
-                    if len(rows) >= limit:
+                    found.append(row)
+                    if len(found) >= limit:
                         break
-                return rows
+                return found
 
-            for row in await guarded(read):
-                stamp = row["RowKey"].split("|", 1)[0]
-                due = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
-                entries.append(DueEntry(due, row["Kind"], row["Ref"], f"due{shard}", row["RowKey"]))
-        return sorted(entries, key=lambda e: e.due)[:limit]
+            return [
+                DueEntry(_stamp_of(row["RowKey"]), row["Kind"], row["Ref"], partition, row["RowKey"])
+                for row in await guarded(rows)
+            ]
+
+        found = await asyncio.gather(*(read(p, legacy) for p, legacy in partitions))
+        return sorted((e for entries in found for e in entries), key=lambda e: (e.due, e.row))[:limit]
 
     @staticmethod
     def entry(due: datetime, kind: str, ref: str) -> DueEntry:
@@ -109,6 +127,10 @@ class Timeline:
         table = await self._store.table(self.SUFFIX)
         with contextlib.suppress(ResourceNotFoundError):
             await guarded(lambda: table.delete_entity(entry.partition, entry.row))
+
+
+def _stamp_of(row_key: str) -> datetime:
+    return datetime.strptime(row_key.split("|", 1)[0], _STAMP).replace(tzinfo=UTC)
 
 
 class HoldStore:

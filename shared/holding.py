@@ -11,10 +11,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared import metrics
+from shared.budget import Priority, is_budget_exhausted
 from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.errors import ServiceError
-from shared.gathering import gather_bounded
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, Conflict, DueEntry, HoldStore
 from shared.holds import (
@@ -52,6 +52,7 @@ from shared.models import (
     StatusMessageRequest,
 )
 from shared.presence_rules import check_message, check_pair, hold_end
+from shared.ticking import drain_due
 from shared.timezones import resolve_zone
 from shared.users import parse_user
 
@@ -74,6 +75,7 @@ class HoldService:
         max_hold_days: int,
         max_attempts: int,
         concurrency: int,
+        tick_time_limit: float = 240,
     ) -> None:
         self.store = holds
         self._audit = audit
@@ -84,6 +86,7 @@ class HoldService:
         self._max_days = max_hold_days
         self._max_attempts = max_attempts
         self._concurrency = concurrency
+        self._tick_time_limit = tick_time_limit
 
     # --- the routes --------------------------------------------------------------------------------------
 
@@ -208,12 +211,23 @@ class HoldService:
 
     # --- the timer ---------------------------------------------------------------------------------------
 
-    async def renew_due(self, limit: int = 1000) -> int:
+    async def renew_due(self) -> int:
         """One tick of `renew_sessions`: act on every hold that is due, GRAPH_CONCURRENCY at a time (a hold
-        is claimed only when its turn comes). Returns how many were acted on."""
-        now = self._clock.now()
-        entries = [e for e in await self.store.timeline.due(now, limit) if e.kind == "hold"]
-        return sum(await gather_bounded([self._renew(entry, now) for entry in entries], self._concurrency))
+        is claimed only when its turn comes), first in the Graph budget, until none is due or the tick's
+        time is up. Returns how many were acted on."""
+
+        async def renew(entry: DueEntry) -> int:
+            return int(await self._renew(entry, self._clock.now()))
+
+        return await drain_due(
+            self.store.timeline,
+            "hold",
+            self._clock,
+            renew,
+            priority=Priority.KEEP,
+            concurrency=self._concurrency,
+            time_limit=self._tick_time_limit,
+        )
 
     async def _renew(self, entry: DueEntry, now: datetime) -> bool:
         try:
@@ -382,11 +396,15 @@ class HoldService:
         has it, the actions done with Graph's request ids, and the failures."""
         done: list[tuple[Action, str | None]] = []
         failures: list[tuple[Action, ServiceError]] = []
+        interrupted = False
         for action in actions:
             try:
                 session_id = await self._session_id() if isinstance(action, SetSession | ClearSession) else ""
                 request_id = await self._call(hold.user_id, session_id, action)
             except ServiceError as error:
+                if not stop_at_failure and is_budget_exhausted(error):
+                    interrupted = True  # the tick's time is up: not the hold's failure; the rest stays due
+                    break
                 failures.append((action, error))
                 if stop_at_failure:
                     break
@@ -400,6 +418,8 @@ class HoldService:
                 done,
                 failures,
             )
+        if interrupted:
+            return hold, done, failures
         return replace(hold, attempts=0, last_error=None), done, failures
 
     async def _call(self, user_id: str, session_id: str, action: Action) -> str | None:

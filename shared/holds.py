@@ -173,9 +173,11 @@ def _whole_minutes(delta: timedelta) -> timedelta:
 
 def session_renew_at(have: GraphSession) -> datetime:
     """When to refresh the session we set: one tick before an Available session fades, otherwise
-    EXPIRY_MARGIN before Graph's expiry."""
+    EXPIRY_MARGIN before Graph's expiry. The Available refresh falls on the whole minute: one made a
+    moment into a tick (its time runs on while it works) would otherwise be due a moment after the tick
+    four minutes later, and wait for the one after, which comes as Graph fades it."""
     if have.availability == "Available" and have.set_at + FADE_AFTER < have.expires_at:
-        return have.set_at + FADE_AFTER - FADE_MARGIN
+        return (have.set_at + FADE_AFTER - FADE_MARGIN).replace(second=0, microsecond=0)
     return have.expires_at - EXPIRY_MARGIN
 
 

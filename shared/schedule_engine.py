@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared import metrics
+from shared.budget import Priority, is_budget_exhausted
 from shared.clock import Clock
 from shared.errors import ServiceError
-from shared.gathering import gather_bounded
 from shared.graph import PresenceGateway
 from shared.hold_store import AuditLog, Conflict, DueEntry, Timeline
 from shared.holding import HoldService
@@ -36,6 +36,7 @@ from shared.recurrence import (
 )
 from shared.schedule_effects import Running, abandoned, ended, owner_of, started
 from shared.schedule_store import ScheduleRecord, ScheduleStore
+from shared.ticking import drain_due
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class ScheduleEngine:
         *,
         max_attempts: int,
         concurrency: int,
+        tick_time_limit: float = 240,
     ) -> None:
         self._store = store
         self._timeline = timeline
@@ -102,13 +104,24 @@ class ScheduleEngine:
         self._clock = clock
         self._max_attempts = max_attempts
         self._concurrency = concurrency
+        self._tick_time_limit = tick_time_limit
 
-    async def tick(self, limit: int = 1000) -> int:
-        """One tick: every due schedule takes its due steps (several when catching up). Returns how many
-        steps were taken."""
-        now = self._clock.now()
-        entries = [e for e in await self._timeline.due(now, limit) if e.kind == "schedule"]
-        return sum(await gather_bounded([self._catch_up(e, now) for e in entries], self._concurrency))
+    async def tick(self) -> int:
+        """One tick: every due schedule takes its due steps (several when catching up), after renewals in
+        the Graph budget, until none is due or the tick's time is up. Returns how many steps were taken."""
+
+        async def catch_up(entry: DueEntry) -> int:
+            return await self._catch_up(entry, self._clock.now())
+
+        return await drain_due(
+            self._timeline,
+            "schedule",
+            self._clock,
+            catch_up,
+            priority=Priority.CHANGE,
+            concurrency=self._concurrency,
+            time_limit=self._tick_time_limit,
+        )
 
     async def settle_now(self, schedule_id: str) -> None:
         """Take a schedule's due steps right away (a cancelled one that was running is reverted before
@@ -268,8 +281,10 @@ class ScheduleEngine:
         entry: DueEntry,
         now: datetime,
     ) -> None:
-        attempts = record.attempts + 1
-        failed = attempts >= self._max_attempts
+        # Our own budget spent before the tick's time was up: not the schedule's failure, and due again now.
+        spent = is_budget_exhausted(error)
+        attempts = record.attempts + (0 if spent else 1)
+        failed = not spent and attempts >= self._max_attempts
         extra = {k: v for k, v in record.extra.items() if k != _CLAIM}
         if transition.kind == "start" and await self._holding.owned_by(
             record.user_id, owner_of(record, transition.occurrence)
@@ -282,7 +297,7 @@ class ScheduleEngine:
         outcome = replace(
             record,
             attempts=attempts,
-            last_error=Failure(error.code, error.detail, now),
+            last_error=record.last_error if spent else Failure(error.code, error.detail, now),
             status="failed" if failed else record.status,
             updated_at=now,
             extra=extra,
@@ -297,10 +312,11 @@ class ScheduleEngine:
             schedule_id=record.id,
         )
         await self._store.replace(outcome, etag)
-        metrics.schedule_failed(transition.kind, error.code, for_good=failed)
+        if not spent:  # our own budget running out is not the schedule's failure
+            metrics.schedule_failed(transition.kind, error.code, for_good=failed)
         if failed:
             log.warning("a schedule failed for good after %d attempts (%s)", attempts, error.code)
-        retry_at = None if failed else now + retry_delay(attempts)
+        retry_at = now if spent else None if failed else now + retry_delay(attempts)
         await self._timeline.move(entry, retry_at, "schedule", record.id)
         await self._drop_lease(record, now, retry_at)
 

@@ -19,6 +19,7 @@ from msgraph.graph_request_adapter import options as GRAPH_ADAPTER_OPTIONS
 from msgraph_core import GraphClientFactory
 
 from shared.audit import AuditTrail
+from shared.budget import GraphBudget
 from shared.clock import Clock, system_clock
 from shared.config import Settings, settings
 from shared.directory import UserDirectory
@@ -29,7 +30,6 @@ from shared.hold_store import AuditLog, HoldStore, Timeline
 from shared.holding import TIMER_CALLER, HoldService
 from shared.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.metrics import MeteredTransport
-from shared.pacing import Pacer
 from shared.presence import PresenceReader
 from shared.quota import Quotas
 from shared.recurrence import Limits
@@ -63,7 +63,11 @@ class Services:
     health: HealthProbe
 
 
-def build_services(config: Settings, clock: Clock = system_clock) -> Services:
+def build_services(
+    config: Settings, clock: Clock = system_clock, *, budget_clock: Clock | None = None
+) -> Services:
+    """The process's parts. The Graph budget keeps real time (its own unmoved clock unless a test gives
+    one): it counts requests as Graph does, whatever time the service's clock was moved to."""
     credential = make_credential(config)
     # The SDK's own client and middleware, over a transport that counts each request sent (shared/metrics.py).
     wire = MeteredTransport(httpx.AsyncHTTPTransport(http2=True))
@@ -75,8 +79,14 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
     client = GraphServiceClient(request_adapter=GraphRequestAdapter(auth, client=http))
     # Graph's host by default; the local emulator's URL on loopback (settings allow http only there).
     client.request_adapter.base_url = config.graph_base_url
-    gateway = PresenceGateway(client, config.graph_concurrency, Pacer(config.graph_budget_per_30s))
     tables = TableStore(config)
+    budget = GraphBudget(
+        tables,
+        budget_clock or Clock(),
+        config.graph_budget_per_30s,
+        wait_seconds=config.graph_budget_wait_seconds,
+    )
+    gateway = PresenceGateway(client, config.graph_concurrency, budget)
     directory = UserDirectory(
         gateway,
         UserCache(tables),
@@ -97,6 +107,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         max_hold_days=config.max_hold_days,
         max_attempts=config.max_attempts,
         concurrency=config.graph_concurrency,
+        tick_time_limit=config.tick_time_limit_seconds,
     )
     presence = PresenceReader(directory, gateway, holding)
     limits = Limits(
@@ -125,6 +136,7 @@ def build_services(config: Settings, clock: Clock = system_clock) -> Services:
         clock,
         max_attempts=config.max_attempts,
         concurrency=config.graph_concurrency,
+        tick_time_limit=config.tick_time_limit_seconds,
     )
     trail = AuditTrail(audit, directory, clock, config.retention_days)
     watch_store = WatchStore(tables)

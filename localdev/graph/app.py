@@ -27,9 +27,12 @@ REQUEST_ID = web.RequestKey("request_id", str)
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-def create_app(*, app_id: str = LOOPBACK_APP_ID, users: str | None = "demo") -> web.Application:
-    """The emulator as an aiohttp app; `users="demo"` seeds the demo directory, None (or "none") nobody."""
-    emulator = Emulator(app_id=app_id, users=users)
+def create_app(
+    *, app_id: str = LOOPBACK_APP_ID, users: str | None = "demo", presence_budget: int | None = None
+) -> web.Application:
+    """The emulator as an aiohttp app; `users="demo"` seeds the demo directory, None (or "none") nobody;
+    `presence_budget` turns Graph's presence throttle on (requests per app in any 30 s)."""
+    emulator = Emulator(app_id=app_id, users=users, presence_budget=presence_budget)
     app = web.Application(middlewares=[request_ids, loopback_control_plane], client_max_size=MAX_BODY_BYTES)
     app[EMULATOR] = emulator
     app[GRAPH_API] = GraphApi(emulator)

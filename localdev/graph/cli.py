@@ -12,6 +12,7 @@ from aiohttp import web
 
 from localdev.graph.app import create_app
 from localdev.graph.rules import is_guid
+from localdev.graph.throttle import DEFAULT_LIMIT
 from shared.identity import LOOPBACK_APP_ID
 
 
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         "--app-id",
         default=LOOPBACK_APP_ID,
         help="the caller's application id, expected as setPresence's sessionId",
+    )
+    parser.add_argument(
+        "--presence-budget",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"presence requests per app in any 30 s before a 429, as Graph ({DEFAULT_LIMIT}; 0: off)",
     )
     return parser
 
@@ -58,11 +65,16 @@ def main(argv: list[str]) -> int:
     if not 0 <= args.port <= 65535:
         print(f"graph emulator: --port {args.port} is not a port", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(args.host, args.port, args.app_id, None if args.users == "none" else "demo"))
+    if args.presence_budget < 0:
+        print(f"graph emulator: --presence-budget {args.presence_budget} is negative", file=sys.stderr)
+        return 2
+    users = None if args.users == "none" else "demo"
+    return asyncio.run(_serve(args.host, args.port, args.app_id, users, args.presence_budget or None))
 
 
-async def _serve(host: str, port: int, app_id: str, users: str | None) -> int:
-    runner = web.AppRunner(create_app(app_id=app_id, users=users), access_log=None)
+async def _serve(host: str, port: int, app_id: str, users: str | None, presence_budget: int | None) -> int:
+    app = create_app(app_id=app_id, users=users, presence_budget=presence_budget)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host.strip("[]"), port)

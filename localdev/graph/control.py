@@ -225,6 +225,14 @@ class EmulatorControl:
         }
         return await self._call("PUT", "/readings", json={k: v for k, v in body.items() if v is not None})
 
+    async def presence_budget(self, limit: int | None = None) -> dict[str, Any]:
+        """Graph's presence throttle: `limit` presence requests per app in any 30 s (None: off); the
+        window starts empty. Returns {"limit", "windowSeconds", "inWindow": {appId: n}, "refused"}."""
+        return await self._call("PUT", "/budget", json={"limit": limit})
+
+    async def budget(self) -> dict[str, Any]:
+        return await self._call("GET", "/budget")
+
     # --- users and sessions ---
 
     async def users(self) -> list[dict[str, Any]]:

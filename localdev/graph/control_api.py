@@ -177,6 +177,10 @@ class LatencyIn(_Body):
         return self
 
 
+class BudgetIn(_Body):
+    limit: int | None = Field(ge=1, le=1_000_000)
+
+
 class PermissionsIn(_Body):
     roles: list[str]
 
@@ -677,6 +681,20 @@ async def set_latency(request: web.Request) -> web.Response:
     else:
         emulator.latency.off()
     return web.json_response(emulator.latency.to_json())
+
+
+@routes.get("/_emulator/budget")
+async def get_budget(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    return web.json_response(emulator.presence_budget.to_json(emulator.clock.now()))
+
+
+@routes.put("/_emulator/budget")
+async def set_budget(request: web.Request) -> web.Response:
+    emulator = _emulator(request)
+    body = await _parse(request, BudgetIn)
+    emulator.presence_budget.set(body.limit)
+    return web.json_response(emulator.presence_budget.to_json(emulator.clock.now()))
 
 
 @routes.get("/_emulator/requests")

@@ -15,12 +15,13 @@ from localdev.graph.paging import SkipTokens
 from localdev.graph.readings import Readings
 from localdev.graph.rules import is_guid
 from localdev.graph.state import Group, ServicePrincipal, Tenant, User
+from localdev.graph.throttle import PresenceBudget
 
 USER_SEEDS = ("demo", "none")
 
 
 class Emulator:
-    def __init__(self, *, app_id: str, users: str | None) -> None:
+    def __init__(self, *, app_id: str, users: str | None, presence_budget: int | None = None) -> None:
         if not is_guid(app_id):
             raise ValueError(f"app_id must be a GUID, not {app_id!r}")
         if users is not None and users not in USER_SEEDS:
@@ -33,18 +34,23 @@ class Emulator:
         self.faults = Faults()
         self.latency = Latency()
         self.readings = Readings()
+        # Graph's presence throttle; off unless asked for (tests freeze the clock, so a window never
+        # slides there), on in the CLI and the benches.
+        self.presence_budget = PresenceBudget(presence_budget)
         self.roles: frozenset[str] = DEFAULT_ROLES
         self.skip_tokens = SkipTokens()
         self.tenant = self._seeded_tenant()
 
     def reset(self) -> None:
         """Back to the start: seeded users, groups and service principals (no app role granted), empty
-        journal, no faults or latency, default readings, real time, default roles."""
+        journal, no faults or latency, default readings, the presence budget as started (empty window),
+        real time, default roles."""
         self.clock.reset()
         self.readings = Readings()
         self.journal.clear()
         self.faults.clear()
         self.latency.off()
+        self.presence_budget.reset()
         self.roles = DEFAULT_ROLES
         self.tenant = self._seeded_tenant()
 

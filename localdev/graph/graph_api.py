@@ -17,6 +17,7 @@ from localdev.graph.faults import Fault, retry_after_header
 from localdev.graph.handlers import ROUTES, Context, Route, check_query_options
 from localdev.graph.journal import RecordedRequest, parsed_body, safe_headers
 from localdev.graph.rules import check_presence_user_id
+from localdev.graph.throttle import is_presence_request
 from localdev.graph.wire import GraphRequest, GraphResponse
 
 
@@ -51,6 +52,9 @@ class GraphApi:
         if faulted is not None:
             return faulted
         self.emulator.readings.take_applied()
+        throttled = self.throttle(request, caller)
+        if throttled is not None:
+            return throttled
         try:
             response = self.dispatch(request, caller)
         except GraphError as error:
@@ -74,6 +78,17 @@ class GraphApi:
         )
         response = self.error_response(error, request)
         response.fault = fault.to_json()
+        return response
+
+    def throttle(self, request: GraphRequest, caller: Caller) -> GraphResponse | None:
+        """Graph's presence budget: a 429 with Retry-After past it (journaled with fault source "budget")."""
+        if not is_presence_request(request.segments):
+            return None
+        retry_after = self.emulator.presence_budget.take(caller.app_id, self.emulator.clock.now())
+        if retry_after is None:
+            return None
+        response = self.error_response(GraphError.for_status(429, retry_after=retry_after), request)
+        response.fault = {"source": "budget", "status": 429, "delayMs": 0, "retryAfter": retry_after}
         return response
 
     def dispatch(self, request: GraphRequest, caller: Caller) -> GraphResponse:

@@ -3,6 +3,7 @@ each its own process, as `scripts/run-local` starts them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from multidict import CIMultiDict
 
 from localdev.graph import EmulatorControl
+from localdev.ports import free_port, popen_child, wait_for_http
 from localdev.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +26,8 @@ KEY = "e2e-test-key"
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    with Stack(app_dir=REPO, function_key=KEY, run_timers=False) as running:
+    # The emulator's presence throttle is off: tests freeze its clock, so its 30-s window never slides.
+    with Stack(app_dir=REPO, function_key=KEY, run_timers=False, presence_budget=0) as running:
         running.start()
         yield running
 
@@ -72,6 +75,23 @@ class Api:
         """What the Functions host's admin endpoint does: run the timer now; 202 once it finished."""
         reply = await self.post(f"/admin/functions/{name}", json={"input": ""})
         assert reply.status == 202, reply.body
+
+
+@contextlib.asynccontextmanager
+async def another_host(stack: Stack, log_name: str, **env: str) -> AsyncIterator[Api]:
+    """Another local host (no timers) on the same Azurite and Graph emulator: a second instance, with
+    `env` over the stack's settings."""
+    port = free_port()
+    argv = stack.host_argv(port, run_timers=False)
+    log_path = stack.data_dir / "logs" / log_name
+    process = popen_child(argv, log_path=log_path, cwd=REPO, env={**stack.host_env(), **env})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/admin/host/status", timeout=30)
+        async with aiohttp.ClientSession() as session:
+            yield Api(session, f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -241,7 +241,7 @@ def entra_stack() -> Iterator[Stack]:
         "ENTRA_TENANT_ID": TENANT,
         "ENTRA_AUDIENCES": f"{AUDIENCE},api://another",
     }
-    with Stack(app_dir=REPO, function_key=KEY, run_timers=False, env=env) as running:
+    with Stack(app_dir=REPO, function_key=KEY, run_timers=False, presence_budget=0, env=env) as running:
         running.start()
         yield running
 

@@ -279,6 +279,8 @@ def test_each_tunable_has_a_parameter_with_the_codes_default_and_bounds():
         "WATCH_DISABLE_AFTER_HOURS",
         "GRAPH_CONCURRENCY",
         "GRAPH_BUDGET_PER_30S",
+        "GRAPH_BUDGET_WAIT_SECONDS",
+        "TICK_TIME_LIMIT_SECONDS",
         "MAX_ATTEMPTS",
         "MAX_HOLD_DAYS",
         "SCHEDULE_MIN_GAP_MINUTES",

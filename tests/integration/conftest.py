@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -80,3 +81,20 @@ async def services(
     built = build_services(settings_for(azurite, emulator_url), clock)
     yield built
     await built.tables.close()
+
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def at_t0(services: Services, graph: EmulatorControl) -> Services:
+    """The services with their clock and the emulator's stopped at T0."""
+    services.clock.set_now(T0, frozen=True)
+    await graph.set_clock(T0, frozen=True)
+    return services
+
+
+async def travel(services: Services, graph: EmulatorControl, delta: timedelta) -> None:
+    """Both clocks `delta` on, still stopped."""
+    services.clock.advance(delta)
+    await graph.set_clock(services.clock.now(), frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -13,23 +13,10 @@ from localdev.graph.demo import ALICE_ID, BOB_ID
 from shared.errors import ServiceError
 from shared.holds import CLAIM_LEASE, Hold, MessageHold
 from shared.models import PreferredRequest, SessionRequest, StatusMessageRequest
-from shared.service import Services, build_services
-from tests.integration.conftest import settings_for
+from shared.service import build_services
+from tests.integration.conftest import T0, settings_for, travel
 
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUSY = SessionRequest(availability="Busy", activity="InACall", duration_minutes=480)
-
-
-@pytest.fixture
-async def at_t0(services: Services, graph: EmulatorControl) -> Services:
-    services.clock.set_now(T0, frozen=True)
-    await graph.set_clock(T0, frozen=True)
-    return services
-
-
-async def travel(services: Services, graph: EmulatorControl, delta: timedelta) -> None:
-    services.clock.advance(delta)
-    await graph.set_clock(services.clock.now(), frozen=True)
 
 
 async def test_a_hold_claimed_by_a_worker_that_died_is_taken_over_after_the_lease(at_t0, graph):
@@ -57,9 +44,9 @@ async def test_a_tick_reads_only_what_is_due(at_t0, graph):
     for user in (ALICE_ID, BOB_ID):
         await services.holding.hold_session("test", user, BUSY)
     await travel(services, graph, timedelta(minutes=30))
-    assert await services.holding.store.timeline.due(services.clock.now()) == []
+    assert await services.holding.store.timeline.due(services.clock.now(), "hold") == []
     await travel(services, graph, timedelta(hours=3, minutes=25))
-    due = await services.holding.store.timeline.due(services.clock.now())
+    due = await services.holding.store.timeline.due(services.clock.now(), "hold")
     assert sorted(e.ref for e in due) == sorted([ALICE_ID, BOB_ID])
 
 
@@ -95,15 +82,29 @@ async def test_presence_session_id_setting_is_the_session_id(azurite):
 async def test_a_hold_is_never_dropped_from_the_index_when_ticks_run_early_in_a_second(services, graph):
     services.clock.set_now(T0 + timedelta(milliseconds=700), frozen=True)
     await graph.set_clock(services.clock.now(), frozen=True)
-    available = SessionRequest(availability="Available", activity="Available", duration_minutes=15)
-    await services.holding.hold_session("test", ALICE_ID, available)
-    # A tick in the same second as the refresh moment, but earlier in it: not due yet, and still indexed.
-    services.clock.set_now(T0 + timedelta(minutes=4, milliseconds=300), frozen=True)
+    busy = SessionRequest(availability="Busy", activity="InACall", duration_minutes=300)
+    await services.holding.hold_session("test", ALICE_ID, busy)
+    # A tick in the same second as the renewal moment (3h55m0.7s), but earlier in it: not due yet, and
+    # still indexed.
+    services.clock.set_now(T0 + timedelta(hours=3, minutes=55, milliseconds=300), frozen=True)
     assert await services.holding.renew_due() == 0
-    services.clock.set_now(T0 + timedelta(minutes=5), frozen=True)
+    services.clock.set_now(T0 + timedelta(hours=3, minutes=56), frozen=True)
     await graph.set_clock(services.clock.now(), frozen=True)
     assert await services.holding.renew_due() == 1
     assert len(await graph.journal(path="/setPresence")) == 2
+
+
+async def test_an_available_refresh_made_into_a_tick_is_due_on_the_minute_four_minutes_on(services, graph):
+    # Refreshed 0.7 s into a tick: the tick four minutes on (even a moment earlier into its second) refreshes
+    # it again, a minute before Graph would fade it, rather than the tick after, as Graph fades it.
+    services.clock.set_now(T0 + timedelta(milliseconds=700), frozen=True)
+    await graph.set_clock(services.clock.now(), frozen=True)
+    available = SessionRequest(availability="Available", activity="Available", duration_minutes=15)
+    await services.holding.hold_session("test", ALICE_ID, available)
+    services.clock.set_now(T0 + timedelta(minutes=4, milliseconds=300), frozen=True)
+    await graph.set_clock(services.clock.now(), frozen=True)
+    assert await services.holding.renew_due() == 1
+    assert (await graph.user_state(ALICE_ID))["availability"] == "Available"
 
 
 async def test_graph_failing_midway_through_a_release_keeps_what_graph_did(at_t0, graph):
@@ -167,7 +168,7 @@ async def test_clean_up_that_keeps_failing_is_given_up_after_max_attempts(at_t0,
         await travel(services, graph, timedelta(minutes=16))  # past the longest back-off
     assert len(await graph.journal(path="/clearPresence")) == services.settings.max_attempts
     assert await services.holding.store.get(ALICE_ID) == (None, None)
-    assert await services.holding.store.timeline.due(services.clock.now() + timedelta(days=8)) == []
+    assert await services.holding.store.timeline.due(services.clock.now() + timedelta(days=8), "hold") == []
 
 
 async def test_a_message_graph_already_shows_is_not_sent_twice_after_a_crash(at_t0, graph):

@@ -23,18 +23,10 @@ from shared.service import Services
 from shared.watch_rules import Seen, new_secret
 from shared.watch_store import Delivery, WatchStore
 from shared.webhooks import WebhookSender
+from tests.integration.conftest import T0
 from tests.receiver import Receiver
 
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
 pytestmark = pytest.mark.usefixtures("both_readings")
-
-
-@pytest.fixture
-async def at_t0(services: Services, graph: EmulatorControl) -> Services:
-    services.clock.set_now(T0, frozen=True)
-    await graph.set_clock(T0, frozen=True)
-    return services
 
 
 @pytest.fixture
