@@ -292,12 +292,18 @@ _PART_OF: dict[type, Part] = {
 }
 
 
-def changes(current: Hold, wanted: Hold, now: datetime, *, release: Part | None = None) -> list[Action]:
+def changes(
+    current: Hold, wanted: Hold, now: datetime, *, release: Part | None = None, ending: bool = False
+) -> list[Action]:
     """The Graph calls a caller's change needs: what `wanted` plans beyond what `current` already did
     (renewals that happen to be due are the timer's). `release`: the caller asked to clear that part,
     so clear it in Graph even if our records do not show it there (the user may have set it, or a record
-    was lost), but never the session a preferred presence still keeps alive."""
+    was lost), but never the session a preferred presence still keeps alive. `ending`: a schedule's
+    step, which takes the clears and the one application session that are due at its tick too (its end
+    is due exactly then: left to `renew_sessions`, what it ends would show a tick longer)."""
     due_anyway = plan(current, now)
+    if ending:
+        due_anyway = [a for a in due_anyway if not isinstance(a, SetSession | ClearSession | ClearPreferred)]
     actions = [a for a in plan(wanted, now) if a not in due_anyway]
     if release == "session" and desired_session(wanted, now) is None and ClearSession() not in actions:
         actions.append(ClearSession())

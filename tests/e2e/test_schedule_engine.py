@@ -94,6 +94,31 @@ async def test_a_presence_is_held_for_the_occurrence_and_let_go_at_its_end(api, 
     assert (await api.get(f"{ALICE}/presence")).body["availability"] == "Offline"
 
 
+@pytest.mark.parametrize("kind", ["presence", "preferredPresence"])
+async def test_the_end_clears_what_it_held_in_its_own_tick(api, graph, clock, kind):
+    """ "Do not disturb until 10:00" is gone at 10:00, not at the next renew_sessions tick."""
+    body = {
+        "user": ALICE_ID,
+        "start": "2026-11-23T09:00:00Z",
+        "end": "2026-11-23T10:00:00Z",
+        kind: {
+            "availability": "DoNotDisturb",
+            "activity": "Presenting" if kind == "presence" else "DoNotDisturb",
+        },
+    }
+    await api.post("/api/schedules", json=body)
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "DoNotDisturb"
+    await clock.set(at("2026-11-23T10:00:00"))
+    await api.run_timer("apply_schedules")  # renew_sessions not run: the end alone clears
+    assert len(await graph.journal(path="/clearPresence")) == 1
+    if kind == "preferredPresence":
+        assert len(await graph.journal(path="/clearUserPreferredPresence")) == 1
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "Offline"
+    await api.run_timer("renew_sessions")  # nothing left for it
+    assert len(await graph.journal(path="/clearPresence")) == 1
+
+
 async def test_after_downtime_a_finished_occurrence_is_skipped_and_a_running_one_started(api, graph, clock):
     body = one_off(
         "Standup",
