@@ -62,6 +62,8 @@ class MessageHold:
     updated_at: datetime
     replaced: str | None = None  # the message shown before ours, for a schedule's restorePrevious
     in_graph: bool = True  # False until setStatusMessage succeeded
+    # The expiry `replaced` had, when the service set it itself (Graph hides it from apps otherwise).
+    replaced_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,8 @@ def tidy(hold: Hold, now: datetime) -> Hold:
     cleared by `plan`) and a status message past its expiry (Graph expires it itself). An occurrence's
     message stays until its schedule ends it: what it replaced is still to be put back then."""
     message = hold.message
-    if message is not None and message.owner == RESTORED and message.in_graph:
-        message = None
+    if message is not None and message.owner == RESTORED and message.in_graph and message.until is None:
+        message = None  # one put back with its expiry is remembered until then, like any the service set
     if message is not None and message.until is not None and message.until <= now:
         message = message if is_occurrence_owner(message.owner) else None
     return replace(

@@ -63,6 +63,36 @@ async def test_a_one_off_shows_its_message_then_restores_the_one_it_replaced(api
     assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"
 
 
+async def test_a_restored_message_keeps_the_expiry_the_service_gave_it(api, graph, clock):
+    await clock.set(at("2026-11-23T08:00:00"))
+    until = {"until": "2026-11-23T17:00:00Z"}
+    await api.put(f"{ALICE}/presence/status-message", json={"message": "In training"} | until)
+    await api.post(
+        "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    assert await message_shown(api) == "In training"
+    sets = [e.body["statusMessage"] for e in await graph.journal(path="/setStatusMessage")]
+    assert [m["message"]["content"] for m in sets] == ["In training", "Focus time", "In training"]
+    assert sets[2]["expiryDateTime"] == {"dateTime": "2026-11-23T17:00:00", "timeZone": "UTC"}
+    assert (await api.get(f"{ALICE}/presence")).body["statusMessageExpiresAt"] == "2026-11-23T17:00:00Z"
+    await tick_at(api, clock, "2026-11-23T17:00:00")
+    assert await message_shown(api) is None  # Graph's expiry, as before the schedule
+
+
+async def test_a_message_whose_expiry_the_service_could_not_see_comes_back_without_one(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Working from home")
+    await api.post(
+        "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    [*_, restore] = await graph.journal(path="/setStatusMessage")
+    assert restore.body["statusMessage"]["message"]["content"] == "Working from home"
+    assert restore.body["statusMessage"].get("expiryDateTime") is None
+
+
 async def test_a_message_the_user_changed_meanwhile_is_never_overwritten(api, graph, clock):
     await graph.set_status_message_as_user(ALICE_ID, "Working from home")
     await api.post(
