@@ -21,6 +21,7 @@ class User:
     user_principal_name: str
     display_name: str
     mail: str | None
+    proxy_addresses: tuple[str, ...] = ()  # "SMTP:primary", "smtp:alias", as Exchange writes them
 
 
 @dataclass(frozen=True)
