@@ -93,6 +93,30 @@ async def test_a_message_whose_expiry_the_service_could_not_see_comes_back_witho
     assert restore.body["statusMessage"].get("expiryDateTime") is None
 
 
+async def test_skip_when_out_of_office_leaves_the_user_alone_for_that_occurrence(api, graph, clock):
+    body = one_off(
+        "Standup",
+        "2026-11-23T09:00:00",
+        "2026-11-23T09:15:00",
+        timeZone="UTC",
+        recurrence="FREQ=DAILY;COUNT=2",
+        skipWhenOutOfOffice=True,
+    )
+    created = (await api.post("/api/schedules", json=body)).body
+    assert created["skipWhenOutOfOffice"] is True
+    await clock.set(at("2026-11-23T08:00:00"))
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "On leave"})
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert await messages_sent(graph) == []
+    audit = (await api.get(f"/api/audit?user={ALICE_ID}")).body["value"]
+    newest = audit[0]  # newest first
+    assert (newest["operation"], newest["outcome"]) == ("schedule.skip", "outOfOffice")
+    await tick_at(api, clock, "2026-11-24T09:00:00")  # back: the next occurrence runs
+    assert await messages_sent(graph) == ["Standup"]
+    await tick_at(api, clock, "2026-11-24T09:15:00")
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"
+
+
 async def test_a_message_the_user_changed_meanwhile_is_never_overwritten(api, graph, clock):
     await graph.set_status_message_as_user(ALICE_ID, "Working from home")
     await api.post(
