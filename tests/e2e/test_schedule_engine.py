@@ -111,6 +111,7 @@ async def test_skip_when_out_of_office_leaves_the_user_alone_for_that_occurrence
     audit = (await api.get(f"/api/audit?user={ALICE_ID}")).body["value"]
     newest = audit[0]  # newest first
     assert (newest["operation"], newest["outcome"]) == ("schedule.skip", "outOfOffice")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": False, "message": None})
     await tick_at(api, clock, "2026-11-24T09:00:00")  # back: the next occurrence runs
     assert await messages_sent(graph) == ["Standup"]
     await tick_at(api, clock, "2026-11-24T09:15:00")
