@@ -140,3 +140,11 @@ async def test_an_alias_that_is_no_upn_finds_the_user(api, graph):
         "application/problem+json",
         "ambiguousUser",
     )
+
+
+async def test_out_of_office_reads_as_graph_shows_it(api, graph):
+    await graph.add_session(ALICE_ID, "teams-desktop", "Available", "Available")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "Back Monday"})
+    body = (await api.get(f"/api/users/{ALICE_ID}/presence")).body
+    assert (body["availability"], body["activity"]) == ("Available", "OutOfOffice")
+    assert (body["outOfOffice"], body["outOfOfficeMessage"]) == (True, "Back Monday")
