@@ -1,7 +1,9 @@
-"""Turning what callers write (object ids or UPNs) into object ids: the cache in Table storage first, Graph
-for the rest (one UPN with a direct GET, more in `$batch` calls of 20). A UPN Graph does not know is
-`userNotFound`, and cached as such for a few minutes only (USER_CACHE_MISS_MINUTES: the user may be
-created): repeating unknown UPNs costs Graph nothing meanwhile."""
+"""Turning what callers write (object ids, UPNs or e-mail addresses) into object ids: the cache in Table
+storage first, Graph for the rest (one UPN with a direct GET, more in `$batch` calls of 20). An address
+that is no UPN is looked up again by `mail` and `proxyAddresses` (in `$batch` calls of 20 too); one that two
+users have is `ambiguousUser`. One Graph knows under none of these is `userNotFound`, and cached as such
+for a few minutes only (USER_CACHE_MISS_MINUTES: the user may be created): repeating unknown addresses
+costs Graph nothing meanwhile."""
 
 from __future__ import annotations
 
@@ -72,11 +74,16 @@ class UserDirectory:
             found = {upns[0]: await self._look_up_one(upns[0])}
         else:
             found = await self._gateway.user_ids_for(upns)
+        found |= await self._by_mail([upn for upn, e in found.items() if _not_found(e)])
         await self._remember({upn: user_id for upn, user_id in found.items() if isinstance(user_id, str)})
-        await self._remember_misses(
-            [upn for upn, e in found.items() if isinstance(e, ServiceError) and e.code == "userNotFound"]
-        )
+        await self._remember_misses([upn for upn, e in found.items() if _not_found(e)])
         return found
+
+    async def _by_mail(self, addresses: list[str]) -> dict[str, str | ServiceError]:
+        """The addresses no UPN has, looked up as a `mail` or one of the `proxyAddresses` (an alias)."""
+        if not addresses:
+            return {}
+        return await self._gateway.user_ids_for(addresses, by_mail=True)
 
     async def _look_up_one(self, upn: str) -> str | ServiceError:
         try:
@@ -101,3 +108,7 @@ class UserDirectory:
             await self._cache.put_many(user_ids, self._clock.now(), self._ttl)
         except ServiceError as error:
             log.warning("user cache not written (%s)", error.code)
+
+
+def _not_found(outcome: str | ServiceError) -> bool:
+    return isinstance(outcome, ServiceError) and outcome.code == "userNotFound"

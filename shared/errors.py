@@ -39,6 +39,14 @@ def user_not_found(user: str) -> ServiceError:
     return ServiceError(404, "userNotFound", f"No user '{user}' exists in the directory.")
 
 
+def ambiguous_user(user: str) -> ServiceError:
+    return ServiceError(
+        409,
+        "ambiguousUser",
+        f"More than one user has the e-mail address '{user}'; name the user by UPN or object id.",
+    )
+
+
 def storage_unavailable(reason: str) -> ServiceError:
     return ServiceError(
         503, "storageUnavailable", f"Table storage is unavailable: {reason}", headers={"Retry-After": "10"}

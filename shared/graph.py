@@ -43,7 +43,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 
 from shared.budget import GraphBudget, Priority
 from shared.durations import iso_duration
-from shared.errors import ServiceError, user_not_found
+from shared.errors import ServiceError, ambiguous_user, user_not_found
 from shared.retry_after import retry_after_seconds
 from shared.timezones import resolve_zone
 
@@ -112,9 +112,12 @@ class PresenceGateway:
             raise
         return user.id.lower() if user and user.id else None
 
-    async def user_ids_for(self, upns: Sequence[str]) -> dict[str, str | ServiceError]:
+    async def user_ids_for(
+        self, upns: Sequence[str], *, by_mail: bool = False
+    ) -> dict[str, str | ServiceError]:
         """The object id of each UPN/e-mail, or its error (`userNotFound` when the directory has no such
-        user), looked up with `$batch` calls of 20 sent side by side within GRAPH_CONCURRENCY.
+        user), looked up with `$batch` calls of 20 sent side by side within GRAPH_CONCURRENCY. `by_mail`:
+        by `mail` or `proxyAddresses` instead of UPN (`ambiguousUser` when two users have the address).
 
         Inner requests Graph throttled or found unavailable go again in a new batch after the longest
         Retry-After among them (Graph's guidance for batches), at most BATCH_RETRY_ROUNDS times; then they
@@ -125,7 +128,8 @@ class PresenceGateway:
         pending = list(dict.fromkeys(upns))
         for round_number in range(BATCH_RETRY_ROUNDS + 1):
             again: dict[str, float | None] = {}
-            for chunk, result in await _in_chunks(pending, USER_BATCH_LIMIT, self._user_batch):
+            batch = functools.partial(self._user_batch, by_mail=by_mail)
+            for chunk, result in await _in_chunks(pending, USER_BATCH_LIMIT, batch):
                 if isinstance(result, ServiceError):
                     answer.update(dict.fromkeys(chunk, result))
                 else:
@@ -146,13 +150,14 @@ class PresenceGateway:
         return answer
 
     async def _user_batch(
-        self, upns: Sequence[str]
+        self, upns: Sequence[str], *, by_mail: bool = False
     ) -> tuple[dict[str, str | ServiceError], dict[str, float | None]]:
-        """One `$batch` of `GET /users/{upn}`: each UPN's id or error, and the UPNs worth another try
-        (429/503/504) with Graph's Retry-After in seconds, when it gave one."""
+        """One `$batch` of `GET /users/{upn}` (or, `by_mail`, of `GET /users?$filter=` on the address):
+        each UPN's id or error, and the UPNs worth another try (429/503/504) with Graph's Retry-After in
+        seconds, when it gave one."""
+        lookup_url = _mail_lookup_url if by_mail else _user_lookup_url
         requests = [
-            {"id": str(number), "method": "GET", "url": _user_lookup_url(upn)}
-            for number, upn in enumerate(upns)
+            {"id": str(number), "method": "GET", "url": lookup_url(upn)} for number, upn in enumerate(upns)
         ]
         try:
             body = await self._call(lambda: self._post_batch(requests), READ_USERS)
@@ -178,6 +183,13 @@ class PresenceGateway:
                 continue
             status = response.get("status")
             content = response.get("body")
+            if by_mail and status == 200 and isinstance(content, dict):
+                found = {str(u["id"]).lower() for u in content.get("value") or [] if u.get("id")}
+                if len(found) == 1:
+                    outcomes[upn] = found.pop()
+                else:
+                    outcomes[upn] = ambiguous_user(upn) if found else user_not_found(upn)
+                continue
             if status == 200 and isinstance(content, dict) and content.get("id"):
                 outcomes[upn] = str(content["id"]).lower()
                 continue
@@ -519,6 +531,16 @@ def _user_lookup_url(upn: str) -> str:
     UPN may hold (' + ! ^) are percent-encoded too. (A UPN starting with '$' would need the /users('$x@y')
     form, but parse_user admits no '$'.)"""
     return f"/users/{quote(upn, safe='@')}?$select=id,userPrincipalName"
+
+
+def _mail_lookup_url(address: str) -> str:
+    """The relative URL that finds the users with this e-mail address, as their `mail` or one of their
+    `proxyAddresses` ("smtp:" + address; directory comparisons ignore case): a plain `$filter` (user
+    resource: both support `eq`, `any` for the collection), so no ConsistencyLevel header is needed.
+    Quotes in the address are doubled (OData), the filter percent-encoded."""
+    literal = address.replace("'", "''")
+    query = f"mail eq '{literal}' or proxyAddresses/any(x:x eq 'smtp:{literal}')"
+    return f"/users?$filter={quote(query, safe='@:')}&$select=id"
 
 
 def _target_of(message: str | None) -> str:

@@ -337,6 +337,8 @@ def hold_to_entity(hold: Hold) -> dict[str, Any]:
             entity["MessageUntil"] = m.until
         if m.replaced is not None:
             entity["MessageReplaced"] = m.replaced
+        if m.replaced_until is not None:
+            entity["MessageReplacedUntil"] = m.replaced_until
     if hold.graph_session:
         g = hold.graph_session
         entity |= {
@@ -366,6 +368,7 @@ def _message(e: dict[str, Any]) -> MessageHold:
         _utc(e["MessageUpdatedAt"]),
         e.get("MessageReplaced"),
         bool(e.get("MessageInGraph", True)),
+        _utc(e["MessageReplacedUntil"]) if e.get("MessageReplacedUntil") else None,
     )
 
 

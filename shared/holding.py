@@ -306,7 +306,9 @@ class HoldService:
     ) -> Hold:
         """A schedule's start or end, applied like a caller's change (claim, Graph, record, audit). An
         async `change` may read more state: it is redone whenever the hold changed under it."""
-        return await self._change(caller, user_id, user, operation, change, schedule_id=schedule_id)
+        return await self._change(
+            caller, user_id, user, operation, change, schedule_id=schedule_id, ending=True
+        )
 
     async def _change(
         self,
@@ -317,6 +319,7 @@ class HoldService:
         change: Callable[[Hold], Hold] | Callable[[Hold], Awaitable[Hold]],
         release: Part | None = None,
         schedule_id: str | None = None,
+        ending: bool = False,
     ) -> Hold:
         """Apply a caller's change: the new intent is claimed (so a crash is finished by the timer), the
         Graph calls the change needs are made, the outcome saved. If Graph refuses, the caller's intent is
@@ -336,7 +339,7 @@ class HoldService:
             wanted = replace(await changed if inspect.isawaitable(changed) else changed, user=user)
             if current.claimed_until is not None:  # its last worker died holding it: see what Graph took
                 wanted, _ = await self._already_shown(wanted, plan(wanted, now), now)
-            actions = changes(current, wanted, now, release=release)
+            actions = changes(current, wanted, now, release=release, ending=ending)
             try:
                 claim_etag = await self._claim(wanted, etag, now)
             except Conflict:

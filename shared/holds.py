@@ -62,6 +62,8 @@ class MessageHold:
     updated_at: datetime
     replaced: str | None = None  # the message shown before ours, for a schedule's restorePrevious
     in_graph: bool = True  # False until setStatusMessage succeeded
+    # The expiry `replaced` had, when the service set it itself (Graph hides it from apps otherwise).
+    replaced_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,8 @@ def tidy(hold: Hold, now: datetime) -> Hold:
     cleared by `plan`) and a status message past its expiry (Graph expires it itself). An occurrence's
     message stays until its schedule ends it: what it replaced is still to be put back then."""
     message = hold.message
-    if message is not None and message.owner == RESTORED and message.in_graph:
-        message = None
+    if message is not None and message.owner == RESTORED and message.in_graph and message.until is None:
+        message = None  # one put back with its expiry is remembered until then, like any the service set
     if message is not None and message.until is not None and message.until <= now:
         message = message if is_occurrence_owner(message.owner) else None
     return replace(
@@ -294,12 +296,18 @@ _PART_OF: dict[type, Part] = {
 }
 
 
-def changes(current: Hold, wanted: Hold, now: datetime, *, release: Part | None = None) -> list[Action]:
+def changes(
+    current: Hold, wanted: Hold, now: datetime, *, release: Part | None = None, ending: bool = False
+) -> list[Action]:
     """The Graph calls a caller's change needs: what `wanted` plans beyond what `current` already did
     (renewals that happen to be due are the timer's). `release`: the caller asked to clear that part,
     so clear it in Graph even if our records do not show it there (the user may have set it, or a record
-    was lost), but never the session a preferred presence still keeps alive."""
+    was lost), but never the session a preferred presence still keeps alive. `ending`: a schedule's
+    step, which takes the clears and the one application session that are due at its tick too (its end
+    is due exactly then: left to `renew_sessions`, what it ends would show a tick longer)."""
     due_anyway = plan(current, now)
+    if ending:
+        due_anyway = [a for a in due_anyway if not isinstance(a, SetSession | ClearSession | ClearPreferred)]
     actions = [a for a in plan(wanted, now) if a not in due_anyway]
     if release == "session" and desired_session(wanted, now) is None and ClearSession() not in actions:
         actions.append(ClearSession())

@@ -460,6 +460,15 @@ class ScheduleFields(ApiModel):
             advanced=True,
         ),
     )
+    skip_when_out_of_office: bool | None = Field(
+        None,
+        **summary(
+            "Skip when out of office",
+            "Leave the user alone while out of office: an occurrence starting then is skipped "
+            "(default false).",
+            advanced=True,
+        ),
+    )
 
 
 class ScheduleInput(ScheduleFields):
@@ -490,6 +499,9 @@ class Schedule(ApiModel):
     )
     restore_previous: bool = Field(
         **summary("Restore previous", "Whether the message shown before comes back at the end.")
+    )
+    skip_when_out_of_office: bool = Field(
+        False, **summary("Skip when out of office", "Whether an occurrence is skipped while out of office.")
     )
     status: ScheduleStatus = Field(**summary("Status", "scheduled, active, completed, cancelled or failed."))
     next_start: UtcDateTime | None = Field(None, **summary("Next start", "When the next occurrence starts."))

@@ -39,17 +39,24 @@ def started(
     owner = owner_of(record, occurrence)
     mine = hold.message is not None and hold.message.owner == owner
     if with_message and record.status_message is not None and not mine:
-        replaced = shown_message
-        if (
-            hold.message is not None
-            and is_occurrence_owner(hold.message.owner)
-            and hold.message.message == shown_message
-        ):
-            replaced = hold.message.replaced  # stacked schedules restore what was there before any of them
+        replaced, replaced_until = shown_message, None
+        ours = hold.message
+        if ours is not None and ours.message == shown_message:
+            if is_occurrence_owner(ours.owner):
+                # stacked schedules restore what was there before any of them
+                replaced, replaced_until = ours.replaced, ours.replaced_until
+            elif ours.in_graph:
+                replaced_until = ours.until  # the service set it: it knows its expiry
         hold = replace(
             hold,
             message=MessageHold(
-                record.status_message, occurrence.end, owner, now, replaced=replaced, in_graph=False
+                record.status_message,
+                occurrence.end,
+                owner,
+                now,
+                replaced=replaced,
+                in_graph=False,
+                replaced_until=replaced_until,
             ),
         )
     if record.presence is not None and (hold.session is None or hold.session.owner != owner):
@@ -90,10 +97,17 @@ def ended(
                 now,
                 replaced=message.replaced,
                 in_graph=False,
+                replaced_until=message.replaced_until,
             )
             hold = replace(hold, message=again)
-        elif record.restore_previous and message.replaced:
-            hold = replace(hold, message=MessageHold(message.replaced, None, RESTORED, now, in_graph=False))
+        elif (
+            record.restore_previous
+            and message.replaced
+            and (message.replaced_until is None or message.replaced_until > now)
+        ):
+            # With the expiry it had if the service set it; one it could not see goes back without one.
+            restored = MessageHold(message.replaced, message.replaced_until, RESTORED, now, in_graph=False)
+            hold = replace(hold, message=restored)
         elif message.until is not None and message.until > now:
             hold = replace(hold, message=MessageHold("", None, RESTORED, now, in_graph=False))  # cleared
         else:

@@ -171,6 +171,11 @@ class ScheduleEngine:
         if transition is None:
             await self._settle(record, etag, series, entry, now)
             return _NOTHING
+        skip_reason = "ok"
+        if await self._out_of_office_at_start(record, transition):
+            occurrence = transition.occurrence
+            transition = Transition("skip", occurrence, range(occurrence.index, occurrence.index + 1))
+            skip_reason = "outOfOffice"
         starting = transition.occurrence.index if transition.kind == "start" else None
         etag = await self._claim(record, etag, now, starting=starting)
         if starting is not None:
@@ -180,7 +185,7 @@ class ScheduleEngine:
             # this schedule can set the flag before this clears it.
             await self._store.mark_running(record, False)
         try:
-            await self._carry_out(record, series, transition, now)
+            await self._carry_out(record, series, transition, now, skip_reason)
         except ServiceError as error:
             await self._failed(record, etag, series, transition, error, entry, now)
             return _NOTHING
@@ -190,8 +195,22 @@ class ScheduleEngine:
         await self._reindex(done, series, entry, now, claimed=True)
         return True, await asyncio.to_thread(due_transition, series, done.last_done, now) is not None
 
+    async def _out_of_office_at_start(self, record: ScheduleRecord, transition: Transition) -> bool:
+        """skipWhenOutOfOffice: a fresh start (not a retry of one begun) reads the user's presence first
+        (a failed read is retried next tick like any step)."""
+        if not record.skip_when_out_of_office or transition.kind != "start":
+            return False
+        if record.extra.get(_PARTIAL) is not None:
+            return False
+        return (await self._gateway.presence(record.user_id)).out_of_office
+
     async def _carry_out(
-        self, record: ScheduleRecord, series: Series, transition: Transition, now: datetime
+        self,
+        record: ScheduleRecord,
+        series: Series,
+        transition: Transition,
+        now: datetime,
+        skip_reason: str = "ok",
     ) -> None:
         run = Running(record, transition.occurrence)
         if transition.kind == "skip":
@@ -200,7 +219,13 @@ class ScheduleEngine:
                 partly = Transition("end", occurrence_number(series, int(partial)))
                 await self._carry_out(record, series, partly, now)
             await self._audit.append(
-                now, TIMER_CALLER, record.user, record.user_id, "schedule.skip", "ok", schedule_id=record.id
+                now,
+                TIMER_CALLER,
+                record.user,
+                record.user_id,
+                "schedule.skip",
+                skip_reason,
+                schedule_id=record.id,
             )
             return
         shown = await self._shown_message(record)

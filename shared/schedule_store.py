@@ -47,6 +47,7 @@ class ScheduleRecord:
     last_error: Failure | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # engine bookkeeping (e.g. the message replaced)
     version: int = 0  # PATCHes so far: each version's occurrences own their own parts of the hold
+    skip_when_out_of_office: bool = False  # an occurrence whose user is out of office at its start is skipped
 
 
 class ScheduleStore:
@@ -249,6 +250,7 @@ def record_to_entity(r: ScheduleRecord) -> dict[str, Any]:
         "Start": r.start,
         "End": r.end,
         "RestorePrevious": r.restore_previous,
+        "SkipWhenOutOfOffice": r.skip_when_out_of_office,
         "Status": r.status,
         "CreatedAt": r.created_at,
         "CreatedBy": r.created_by,
@@ -295,6 +297,7 @@ def record_from_entity(e: dict[str, Any]) -> ScheduleRecord:
         presence=presence,
         preferred_presence=preferred,
         restore_previous=bool(e["RestorePrevious"]),
+        skip_when_out_of_office=bool(e.get("SkipWhenOutOfOffice", False)),
         status=e["Status"],
         created_at=_utc(e["CreatedAt"]),
         created_by=e["CreatedBy"],

@@ -316,6 +316,7 @@ class ScheduleService:
             presence=_pair(record.presence),
             preferred_presence=_preferred(record.preferred_presence),
             restore_previous=record.restore_previous,
+            skip_when_out_of_office=record.skip_when_out_of_office,
             status=record.status,
             next_start=next_start,
             next_end=next_end,
@@ -351,6 +352,7 @@ def _record(schedule_id: str, f: ScheduleInput, user_id: str, caller: str, now: 
         if f.preferred_presence
         else None,
         restore_previous=True if f.restore_previous is None else f.restore_previous,
+        skip_when_out_of_office=bool(f.skip_when_out_of_office),
         status=status,
         created_at=now,
         created_by=caller,
@@ -367,6 +369,7 @@ def _input_of(r: ScheduleRecord) -> dict[str, Any]:
         "recurrence": r.recurrence,
         "status_message": r.status_message,
         "restore_previous": r.restore_previous,
+        "skip_when_out_of_office": r.skip_when_out_of_office,
         "presence": _pair(r.presence),
         "preferred_presence": _preferred(r.preferred_presence),
     }

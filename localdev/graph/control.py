@@ -238,8 +238,9 @@ class EmulatorControl:
     async def users(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/users"))["value"]
 
-    async def seed_users(self, users: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
-        """Add users, each {"userPrincipalName", "id"?, "displayName"?, "mail"?}; returns them with ids."""
+    async def seed_users(self, users: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add users, each {"userPrincipalName", "id"?, "displayName"?, "mail"?, "proxyAddresses"?}; returns
+        them with ids."""
         return (await self._call("POST", "/users", json={"users": [dict(u) for u in users]}))["value"]
 
     async def add_session(

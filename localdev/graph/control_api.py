@@ -63,6 +63,7 @@ class UserIn(_Body):
     user_principal_name: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     display_name: str | None = None
     mail: str | None = None
+    proxy_addresses: list[str] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
@@ -276,6 +277,7 @@ def _user_json(user: User) -> dict[str, Any]:
         "userPrincipalName": user.user_principal_name,
         "displayName": user.display_name,
         "mail": user.mail,
+        "proxyAddresses": list(user.proxy_addresses),
     }
 
 
@@ -299,7 +301,13 @@ async def seed_users(request: web.Request) -> web.Response:
     created = []
     for seed in body.users:
         display_name = seed.display_name or seed.user_principal_name.split("@", 1)[0].capitalize()
-        user = User(seed.id or str(uuid.uuid4()), seed.user_principal_name, display_name, seed.mail)
+        user = User(
+            seed.id or str(uuid.uuid4()),
+            seed.user_principal_name,
+            display_name,
+            seed.mail,
+            tuple(seed.proxy_addresses),
+        )
         try:
             created.append(tenant.add_user(user))
         except ValueError as exc:

@@ -37,10 +37,11 @@ class DemoUser:
     id: str
     user_principal_name: str
     display_name: str
+    aliases: tuple[str, ...] = ()  # more e-mail addresses (proxyAddresses), none of them a UPN
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser(ALICE_ID, "alice@contoso.test", "Alice Adams"),
+    DemoUser(ALICE_ID, "alice@contoso.test", "Alice Adams", ("alice.adams@contoso.test",)),
     DemoUser(BOB_ID, "bob@contoso.test", "Bob Brown"),
     DemoUser(CAROL_ID, "carol@contoso.test", "Carol Clark"),
     DemoUser(DAVE_ID, "dave@contoso.test", "Dave Davis"),

@@ -59,9 +59,9 @@ class Emulator:
         tenant.add_service_principal(microsoft_graph_service_principal(GRAPH_SP_ID))
         if self.users_seed == "demo":
             for demo in DEMO_USERS:
-                tenant.add_user(
-                    User(demo.id, demo.user_principal_name, demo.display_name, demo.user_principal_name)
-                )
+                upn = demo.user_principal_name
+                addresses = (f"SMTP:{upn}", *(f"smtp:{alias}" for alias in demo.aliases))
+                tenant.add_user(User(demo.id, upn, demo.display_name, upn, addresses))
             tenant.add_groups([Group(g.id, g.display_name, g.members) for g in DEMO_GROUPS])
             # The Function App's system-assigned identity; the local stack acts as it (same appId).
             site = f"/subscriptions/{_DEMO_SUBSCRIPTION}/resourcegroups/rg-presence-demo"

@@ -18,7 +18,10 @@ from localdev.graph.handlers import ROUTES, Context, Route, check_query_options
 from localdev.graph.journal import RecordedRequest, parsed_body, safe_headers
 from localdev.graph.rules import check_presence_user_id
 from localdev.graph.throttle import is_presence_request
+from localdev.graph.user_lookup import ROUTES as LOOKUP_ROUTES
 from localdev.graph.wire import GraphRequest, GraphResponse
+
+_ALL_ROUTES = (*ROUTES, *LOOKUP_ROUTES)
 
 
 class GraphApi:
@@ -134,7 +137,7 @@ def match_route(method: str, segments: tuple[str, ...]) -> tuple[Route, dict[str
     """The route for this method and path; 400 naming the segment Graph could not resolve, 405 for a
     known path with another method."""
     candidates = [
-        (route, params) for route in ROUTES if (params := _match(route.template, segments)) is not None
+        (route, params) for route in _ALL_ROUTES if (params := _match(route.template, segments)) is not None
     ]
     for route, params in candidates:
         if route.method == method.upper():
@@ -143,7 +146,7 @@ def match_route(method: str, segments: tuple[str, ...]) -> tuple[Route, dict[str
         raise method_not_allowed(method)
     if not segments:
         raise bad_request("The request URL names no resource.")
-    resolved = max(_matched_prefix(route.template, segments) for route in ROUTES)
+    resolved = max(_matched_prefix(route.template, segments) for route in _ALL_ROUTES)
     raise unknown_segment(segments[min(resolved, len(segments) - 1)])
 
 

@@ -125,6 +125,7 @@ def user_properties(user: User, select: list[str] | None) -> dict[str, Any]:
         "displayName": user.display_name,
         "userPrincipalName": user.user_principal_name,
         "mail": user.mail,
+        "proxyAddresses": list(user.proxy_addresses),
         "accountEnabled": True,
         "userType": "Member",
         "mailNickname": local_part,

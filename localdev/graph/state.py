@@ -21,6 +21,7 @@ class User:
     user_principal_name: str
     display_name: str
     mail: str | None
+    proxy_addresses: tuple[str, ...] = ()  # "SMTP:primary", "smtp:alias", as Exchange writes them
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,19 @@ def live_status_message(record: PresenceRecord, now: datetime) -> StatusMessage 
 
 def shown_presence(record: PresenceRecord, now: datetime) -> Shown:
     """Graph's aggregation: a preferred presence wins while at least one session is live; otherwise the
-    highest-precedence live session (a faded session ranks by what it shows); no session: Offline."""
+    highest-precedence live session (a faded session ranks by what it shows); no session: Offline. Out of
+    office shows in the activity where nothing more telling does: Available reads Available/OutOfOffice,
+    no session Offline/OutOfOffice (what Teams shows; a call or Do not disturb keeps its own activity)."""
+    return _with_out_of_office(_aggregated(record, now), record.out_of_office.is_out_of_office)
+
+
+def _with_out_of_office(shown: Shown, out_of_office: bool) -> Shown:
+    if out_of_office and shown.availability in ("Available", "Offline"):
+        return Shown(shown.availability, "OutOfOffice")
+    return shown
+
+
+def _aggregated(record: PresenceRecord, now: datetime) -> Shown:
     sessions = live_sessions(record, now)
     if not sessions:
         return OFFLINE

@@ -122,3 +122,29 @@ async def test_persistent_throttling_is_a_429_with_retry_after(api, graph):
 async def test_wrong_method_is_refused(api, graph):
     reply = await api.call("DELETE", "/api/presence/query")
     assert reply.status in (404, 405)
+
+
+async def test_an_alias_that_is_no_upn_finds_the_user(api, graph):
+    reply = await api.get("/api/users/alice.adams@contoso.test/presence")
+    assert reply.status == 200, reply.body
+    assert (reply.body["user"], reply.body["userId"]) == ("alice.adams@contoso.test", ALICE_ID)
+    await graph.seed_users(
+        [
+            {"userPrincipalName": "x@contoso.test", "proxyAddresses": ["smtp:team@contoso.test"]},
+            {"userPrincipalName": "y@contoso.test", "mail": "team@contoso.test"},
+        ]
+    )
+    reply = await api.get("/api/users/team@contoso.test/presence")
+    assert (reply.status, reply.content_type, reply.body["code"]) == (
+        409,
+        "application/problem+json",
+        "ambiguousUser",
+    )
+
+
+async def test_out_of_office_reads_as_graph_shows_it(api, graph):
+    await graph.add_session(ALICE_ID, "teams-desktop", "Available", "Available")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "Back Monday"})
+    body = (await api.get(f"/api/users/{ALICE_ID}/presence")).body
+    assert (body["availability"], body["activity"]) == ("Available", "OutOfOffice")
+    assert (body["outOfOffice"], body["outOfOfficeMessage"]) == (True, "Back Monday")

@@ -63,6 +63,61 @@ async def test_a_one_off_shows_its_message_then_restores_the_one_it_replaced(api
     assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"
 
 
+async def test_a_restored_message_keeps_the_expiry_the_service_gave_it(api, graph, clock):
+    await clock.set(at("2026-11-23T08:00:00"))
+    until = {"until": "2026-11-23T17:00:00Z"}
+    await api.put(f"{ALICE}/presence/status-message", json={"message": "In training"} | until)
+    await api.post(
+        "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    assert await message_shown(api) == "In training"
+    sets = [e.body["statusMessage"] for e in await graph.journal(path="/setStatusMessage")]
+    assert [m["message"]["content"] for m in sets] == ["In training", "Focus time", "In training"]
+    assert sets[2]["expiryDateTime"] == {"dateTime": "2026-11-23T17:00:00", "timeZone": "UTC"}
+    assert (await api.get(f"{ALICE}/presence")).body["statusMessageExpiresAt"] == "2026-11-23T17:00:00Z"
+    await tick_at(api, clock, "2026-11-23T17:00:00")
+    assert await message_shown(api) is None  # Graph's expiry, as before the schedule
+
+
+async def test_a_message_whose_expiry_the_service_could_not_see_comes_back_without_one(api, graph, clock):
+    await graph.set_status_message_as_user(ALICE_ID, "Working from home")
+    await api.post(
+        "/api/schedules", json=one_off("Focus time", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z")
+    )
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    await tick_at(api, clock, "2026-11-23T10:00:00")
+    [*_, restore] = await graph.journal(path="/setStatusMessage")
+    assert restore.body["statusMessage"]["message"]["content"] == "Working from home"
+    assert restore.body["statusMessage"].get("expiryDateTime") is None
+
+
+async def test_skip_when_out_of_office_leaves_the_user_alone_for_that_occurrence(api, graph, clock):
+    body = one_off(
+        "Standup",
+        "2026-11-23T09:00:00",
+        "2026-11-23T09:15:00",
+        timeZone="UTC",
+        recurrence="FREQ=DAILY;COUNT=2",
+        skipWhenOutOfOffice=True,
+    )
+    created = (await api.post("/api/schedules", json=body)).body
+    assert created["skipWhenOutOfOffice"] is True
+    await clock.set(at("2026-11-23T08:00:00"))
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "On leave"})
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert await messages_sent(graph) == []
+    audit = (await api.get(f"/api/audit?user={ALICE_ID}")).body["value"]
+    newest = audit[0]  # newest first
+    assert (newest["operation"], newest["outcome"]) == ("schedule.skip", "outOfOffice")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": False, "message": None})
+    await tick_at(api, clock, "2026-11-24T09:00:00")  # back: the next occurrence runs
+    assert await messages_sent(graph) == ["Standup"]
+    await tick_at(api, clock, "2026-11-24T09:15:00")
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"
+
+
 async def test_a_message_the_user_changed_meanwhile_is_never_overwritten(api, graph, clock):
     await graph.set_status_message_as_user(ALICE_ID, "Working from home")
     await api.post(
@@ -92,6 +147,31 @@ async def test_a_presence_is_held_for_the_occurrence_and_let_go_at_its_end(api, 
     assert [e.body["expirationDuration"] for e in sets] == ["PT4H", "PT2H5M"]
     assert len(await graph.journal(path="/clearPresence")) == 1
     assert (await api.get(f"{ALICE}/presence")).body["availability"] == "Offline"
+
+
+@pytest.mark.parametrize("kind", ["presence", "preferredPresence"])
+async def test_the_end_clears_what_it_held_in_its_own_tick(api, graph, clock, kind):
+    """ "Do not disturb until 10:00" is gone at 10:00, not at the next renew_sessions tick."""
+    body = {
+        "user": ALICE_ID,
+        "start": "2026-11-23T09:00:00Z",
+        "end": "2026-11-23T10:00:00Z",
+        kind: {
+            "availability": "DoNotDisturb",
+            "activity": "Presenting" if kind == "presence" else "DoNotDisturb",
+        },
+    }
+    await api.post("/api/schedules", json=body)
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "DoNotDisturb"
+    await clock.set(at("2026-11-23T10:00:00"))
+    await api.run_timer("apply_schedules")  # renew_sessions not run: the end alone clears
+    assert len(await graph.journal(path="/clearPresence")) == 1
+    if kind == "preferredPresence":
+        assert len(await graph.journal(path="/clearUserPreferredPresence")) == 1
+    assert (await api.get(f"{ALICE}/presence")).body["availability"] == "Offline"
+    await api.run_timer("renew_sessions")  # nothing left for it
+    assert len(await graph.journal(path="/clearPresence")) == 1
 
 
 async def test_after_downtime_a_finished_occurrence_is_skipped_and_a_running_one_started(api, graph, clock):

@@ -133,6 +133,25 @@ async def test_out_of_office_and_work_location_show_in_presence(graph, control):
     assert body["workLocation"] == {"workLocationType": "remote", "source": "manual", "placeId": None}
 
 
+@pytest.mark.parametrize(
+    ("session", "shown"),
+    [
+        (None, ["Offline", "OutOfOffice"]),
+        (("Available", "Available"), ["Available", "OutOfOffice"]),
+        (("Busy", "InACall"), ["Busy", "InACall"]),  # a call says more than the out-of-office
+    ],
+)
+async def test_out_of_office_shows_in_the_activity(graph, control, session, shown):
+    if session is not None:
+        await control.add_session(ALICE_ID, "teams-desktop", *session)
+    await control.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": None})
+    body = await graph.json(await graph.get(f"/users/{ALICE_ID}/presence"))
+    assert [body["availability"], body["activity"]] == shown
+    await control.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": False, "message": None})
+    body = await graph.json(await graph.get(f"/users/{ALICE_ID}/presence"))
+    assert body["activity"] != "OutOfOffice"
+
+
 async def test_the_clock_is_real_and_running_by_default():
     server = TestServer(create_app())
     await server.start_server()

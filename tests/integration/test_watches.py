@@ -182,6 +182,22 @@ async def test_a_watch_made_before_0_7_keeps_its_secret_and_its_receiver_verifie
     assert stamp == str(int((T0 + timedelta(minutes=1)).timestamp()))
 
 
+async def test_a_filter_on_out_of_office_tells_when_a_user_goes_out_of_office(at_t0, graph, receiver):
+    services = at_t0
+    await watch(services, receiver, filter={"activity": ["OutOfOffice"]})
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InACall")
+    await services.watcher.tick()  # the baseline
+    await travel(services, graph, minutes=1)
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "On leave"})
+    await services.watcher.tick()  # in a call: the call shows, no change
+    await travel(services, graph, minutes=1)
+    await graph.remove_session(ALICE_ID, "teams-desktop")
+    await services.watcher.tick()
+    assert [n["current"] for n in receiver.delivered] == [
+        {"availability": "Offline", "activity": "OutOfOffice"}
+    ]
+
+
 async def test_a_failing_receiver_is_retried_with_back_off_and_gets_each_change_once(at_t0, graph, receiver):
     services = at_t0
     created = await watch(services, receiver)
