@@ -34,6 +34,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared import metrics
 from shared.clock import Clock
 from shared.errors import ServiceError
 from shared.tables import TableStore, guarded
@@ -146,16 +147,21 @@ class GraphBudget:
         ticket = (priority, next(self._arrivals))
         turn = asyncio.Event()  # set when this waiter becomes the first
         heapq.heappush(self._queue, (ticket, turn))
+        waited = False
         try:
             while True:
                 first = self._queue[0][0] == ticket
                 if first:
                     async with self._taking:  # one share taken at a time (a newcomer may go first)
                         if await self._take(priority):
+                            if waited:
+                                metrics.graph_budget_wait("waited")
                             return
                 left = wait_until - self._monotonic()
                 if left <= 0:
+                    metrics.graph_budget_wait("refused")
                     raise budget_exhausted(retry_after=2)
+                waited = True
                 turn.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(left, _POLL) if first else left):

@@ -107,7 +107,7 @@ def graph_call(action: str, status: str) -> None:
 
 
 def graph_budget_wait(outcome: str) -> None:
-    """Pending: the budget rewrite calls this for each call it held ("waited") or refused ("refused")."""
+    """shared/budget.py: a call the tenant's budget held back ("waited") or refused ("refused")."""
     _graph_budget_waits.add(1, {"outcome": outcome})
 
 

@@ -22,6 +22,7 @@ from shared.errors import ServiceError
 from shared.models import SessionRequest
 from shared.service import Services, build_services
 from tests.integration.conftest import settings_for
+from tests.recorded_metrics import Recorded, reader
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUSY = SessionRequest(availability="Busy", activity="InACall", duration_minutes=480)
@@ -98,6 +99,8 @@ async def test_lower_priorities_take_only_what_is_left_above_a_reserve(instances
 
 
 async def test_an_http_caller_past_the_budget_gets_a_429_without_waiting(instances, graph):
+    reader()  # the process's meter provider, before anything is recorded
+    recorded = Recorded()
     first, _ = instances
     await first.gateway.presence(ALICE_ID)  # a read fills this second's share for reads
     began = time.monotonic()
@@ -107,6 +110,7 @@ async def test_an_http_caller_past_the_budget_gets_a_429_without_waiting(instanc
     assert (caught.value.status, caught.value.code) == (429, "graphBudgetExhausted")
     assert caught.value.headers["Retry-After"].isdigit()
     assert len(await graph.journal(path="/presence")) == 1
+    assert recorded.total("presence.graph.budget_waits", outcome="refused") == 1  # what admins see
 
 
 async def test_a_renew_tick_out_of_time_for_the_budget_loses_nothing_and_counts_no_failure(
