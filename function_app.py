@@ -3,9 +3,9 @@
 import azure.functions as func
 
 from functions import audit_api, meta_api, presence_api, schedules_api, timers, watches_api
-from shared.config import settings
-from shared.metrics import start_exporting
-from shared.sdk_logging import set_sdk_log_levels
+from shared.platform.config import settings
+from shared.platform.metrics import start_exporting
+from shared.platform.sdk_logging import set_sdk_log_levels
 
 set_sdk_log_levels(
     settings().sdk_log_level

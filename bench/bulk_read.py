@@ -23,10 +23,10 @@ sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 
 from localdev.graph import EmulatorControl, JournalEntry  # noqa: E402
 from localdev.stack import Stack  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.graph import PRESENCE_BATCH_LIMIT, USER_BATCH_LIMIT  # noqa: E402
-from shared.models import PresenceQueryResult  # noqa: E402
-from shared.service import Services, build_services  # noqa: E402
+from shared.api.models import PresenceQueryResult  # noqa: E402
+from shared.app import Services, build_services  # noqa: E402
+from shared.platform.config import Settings  # noqa: E402
+from shared.platform.graph import PRESENCE_BATCH_LIMIT, USER_BATCH_LIMIT  # noqa: E402
 
 # Unequal domains (cache partitions), as in a tenant with a few verified domains.
 DOMAIN_SHARES = {"contoso.test": 0.4, "fabrikam.test": 0.3, "northwind.test": 0.25, "tailspin.test": 0.05}

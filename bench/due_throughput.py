@@ -25,10 +25,10 @@ sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 
 from localdev.graph import EmulatorControl  # noqa: E402
 from localdev.stack import Stack  # noqa: E402
-from shared.clock import Clock  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.models import ScheduleInput  # noqa: E402
-from shared.service import build_services  # noqa: E402
+from shared.api.models import ScheduleInput  # noqa: E402
+from shared.app import build_services  # noqa: E402
+from shared.platform.clock import Clock  # noqa: E402
+from shared.platform.config import Settings  # noqa: E402
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 BUDGET = 1500  # Graph: presence requests per 30 s per app and tenant (graph-presence.md)

@@ -22,11 +22,11 @@ sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 from localdev.graph import EmulatorControl  # noqa: E402
 from localdev.graph.demo import ALICE_ID  # noqa: E402
 from localdev.stack import Stack  # noqa: E402
-from shared.clock import Clock  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.identity import LOOPBACK_APP_ID  # noqa: E402
-from shared.models import SessionRequest  # noqa: E402
-from shared.service import Services, build_services  # noqa: E402
+from shared.api.models import SessionRequest  # noqa: E402
+from shared.app import Services, build_services  # noqa: E402
+from shared.platform.clock import Clock  # noqa: E402
+from shared.platform.config import Settings  # noqa: E402
+from shared.platform.identity import LOOPBACK_APP_ID  # noqa: E402
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LOOP_EVERY = timedelta(minutes=5)

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 
-from shared.recurrence import (  # noqa: E402
+from shared.schedules.recurrence import (  # noqa: E402
     LastDone,
     Series,
     due_transition,

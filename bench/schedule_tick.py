@@ -55,16 +55,18 @@ from azure.data.tables.aio import TableServiceClient
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 
-import shared.tables  # noqa: E402
+import shared.platform.tables  # noqa: E402
 from localdev.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite  # noqa: E402
 from localdev.graph import EmulatorControl, create_app  # noqa: E402
-from shared.clock import Clock  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.hold_store import AuditLog, HoldStore, Timeline, due_keys  # noqa: E402
-from shared.keys import encode_key  # noqa: E402
-from shared.models import ScheduleInput  # noqa: E402
-from shared.schedule_store import ScheduleRecord, ScheduleStore, record_to_entity  # noqa: E402
-from shared.service import Services, build_services  # noqa: E402
+from shared.api.models import ScheduleInput  # noqa: E402
+from shared.app import Services, build_services  # noqa: E402
+from shared.audit.store import AuditLog  # noqa: E402
+from shared.holds.store import HoldStore  # noqa: E402
+from shared.platform.clock import Clock  # noqa: E402
+from shared.platform.config import Settings  # noqa: E402
+from shared.platform.keys import encode_key  # noqa: E402
+from shared.platform.timeline import Timeline, due_keys  # noqa: E402
+from shared.schedules.store import ScheduleRecord, ScheduleStore, record_to_entity  # noqa: E402
 
 CALLER = "bench"
 MESSAGE = "Focus time"
@@ -118,15 +120,15 @@ def _table_of(url: str) -> str:
 @contextmanager
 def observed_tables(counter: StorageCounter) -> Iterator[None]:
     """Services built inside get a TableServiceClient that reports to `counter`: azure-core's
-    `raw_request_hook` and `raw_response_hook`, given as keywords like shared.tables' own client options
-    (every table client it hands out shares them)."""
+    `raw_request_hook` and `raw_response_hook`, given as keywords like shared.platform.tables'
+    own client options (every table client it hands out shares them)."""
 
     class ObservedTableServiceClient(TableServiceClient):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             hooks = {"raw_request_hook": counter.sent, "raw_response_hook": counter.answered}
             super().__init__(*args, **hooks, **kwargs)
 
-    with mock.patch.object(shared.tables, "TableServiceClient", ObservedTableServiceClient):
+    with mock.patch.object(shared.platform.tables, "TableServiceClient", ObservedTableServiceClient):
         yield
 
 
@@ -416,7 +418,7 @@ async def run_one(azurite: Azurite, stored: int, due: int, *, full: bool) -> Run
     finally:
         await server.close()
     if started.rows_read == 0:
-        raise SystemExit("no rows were counted: does shared.tables still build a TableServiceClient?")
+        raise SystemExit("no rows counted: does shared.platform.tables still build a TableServiceClient?")
     return Run(stored, due, services.settings.graph_concurrency, loaded, started, ended)
 
 

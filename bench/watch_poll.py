@@ -27,10 +27,10 @@ sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script
 
 from localdev.graph import EmulatorControl  # noqa: E402
 from localdev.stack import Stack  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from shared.graph import PRESENCE_BATCH_LIMIT  # noqa: E402
-from shared.models import WatchInput  # noqa: E402
-from shared.service import Services, build_services  # noqa: E402
+from shared.api.models import WatchInput  # noqa: E402
+from shared.app import Services, build_services  # noqa: E402
+from shared.platform.config import Settings  # noqa: E402
+from shared.platform.graph import PRESENCE_BATCH_LIMIT  # noqa: E402
 from tests.receiver import Receiver  # noqa: E402
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.auth import authorize
-from shared.http import json_response, next_link, page_size, route
-from shared.models import AuditList
-from shared.operations import LIST_AUDIT
-from shared.service import services
+from shared.api.auth import authorize
+from shared.api.http import json_response, next_link, page_size, route
+from shared.api.models import AuditList
+from shared.api.operations import LIST_AUDIT
+from shared.app import services
 
 bp = func.Blueprint()
 

@@ -7,15 +7,15 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from shared.auth import authorize
-from shared.errors import ServiceError, invalid_field
-from shared.http import json_response, route
-from shared.models import ActivityChoice, ActivityList, Health, HealthChecks, TimeZoneChoice, TimeZoneList
-from shared.openapi import swagger
-from shared.operations import HEALTH, LIST_ACTIVITIES, LIST_TIME_ZONES, OPENAPI
-from shared.presence_rules import readable, settable_activities
-from shared.service import services
-from shared.timezones import zone_choices
+from shared.api.auth import authorize
+from shared.api.http import json_response, route
+from shared.api.models import ActivityChoice, ActivityList, Health, HealthChecks, TimeZoneChoice, TimeZoneList
+from shared.api.openapi import swagger
+from shared.api.operations import HEALTH, LIST_ACTIVITIES, LIST_TIME_ZONES, OPENAPI
+from shared.app import services
+from shared.platform.errors import ServiceError, invalid_field
+from shared.platform.timezones import zone_choices
+from shared.presence.rules import readable, settable_activities
 
 bp = func.Blueprint()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.auth import authorize, permit
-from shared.http import json_response, no_content, parse_body, route
-from shared.models import PreferredRequest, PresenceQuery, SessionRequest, StatusMessageRequest
-from shared.operations import (
+from shared.api.auth import authorize, permit
+from shared.api.http import json_response, no_content, parse_body, route
+from shared.api.models import PreferredRequest, PresenceQuery, SessionRequest, StatusMessageRequest
+from shared.api.operations import (
     CLEAR_MESSAGE,
     GET_HOLDS,
     GET_PRESENCE,
@@ -18,8 +18,8 @@ from shared.operations import (
     RELEASE_SESSION,
     SET_MESSAGE,
 )
-from shared.service import services
-from shared.users import valid_refs
+from shared.app import services
+from shared.directory.ids import valid_refs
 
 bp = func.Blueprint()
 

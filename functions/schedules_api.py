@@ -6,19 +6,19 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from shared.auth import Caller, authorize, permit
-from shared.errors import ServiceError
-from shared.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
-from shared.models import ScheduleFields, ScheduleInput, ScheduleList
-from shared.operations import (
+from shared.api.auth import Caller, authorize, permit
+from shared.api.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
+from shared.api.models import ScheduleFields, ScheduleInput, ScheduleList
+from shared.api.operations import (
     CANCEL_SCHEDULE,
     CREATE_SCHEDULE,
     GET_SCHEDULE,
     LIST_SCHEDULES,
     UPDATE_SCHEDULE,
 )
-from shared.service import services
-from shared.users import UserRef, parse_user
+from shared.app import services
+from shared.directory.ids import UserRef, parse_user
+from shared.platform.errors import ServiceError
 
 bp = func.Blueprint()
 

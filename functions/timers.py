@@ -7,11 +7,11 @@ import time
 
 import azure.functions as func
 
-from shared import metrics
-from shared.budget import Priority, spending
-from shared.config import settings
+from shared.app import services
+from shared.platform import metrics
+from shared.platform.budget import Priority, spending
+from shared.platform.config import settings
 from shared.retention import purge_history as purge_old_rows
-from shared.service import services
 
 log = logging.getLogger(__name__)
 

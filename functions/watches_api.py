@@ -6,13 +6,13 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from shared.auth import Caller, authorize, permit
-from shared.errors import ServiceError
-from shared.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
-from shared.models import WatchChange, WatchInput, WatchList
-from shared.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
-from shared.service import services
-from shared.watch_store import WatchRecord
+from shared.api.auth import Caller, authorize, permit
+from shared.api.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
+from shared.api.models import WatchChange, WatchInput, WatchList
+from shared.api.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
+from shared.app import services
+from shared.platform.errors import ServiceError
+from shared.watches.store import WatchRecord
 
 bp = func.Blueprint()
 

@@ -76,7 +76,7 @@ param entraTenantId string = tenant().tenantId
 @description('Accepted token audiences, comma-separated (empty: api://<entraClientId> and <entraClientId>).')
 param entraAudiences string = ''
 
-// ---- The app's tunables (shared/config.py; the defaults are the code's) ----
+// ---- The app's tunables (shared/platform/config.py; the defaults are the code's) ----
 @description('Prefix of every table name: 1-40 letters and digits, starting with a letter.')
 @minLength(1)
 @maxLength(40)
@@ -195,7 +195,7 @@ var apiClientId = enableEntraAuth && empty(trim(entraClientId))
   : trim(entraClientId)
 var audiences = !empty(trim(entraAudiences)) ? entraAudiences : 'api://${apiClientId},${apiClientId}'
 
-// What the code reads (shared/config.py Settings). GRAPH_BASE_URL keeps its default; AZURE_CLIENT_ID (the
+// What the code reads (shared/platform/config.py Settings). GRAPH_BASE_URL keeps its default; AZURE_CLIENT_ID (the
 // user-assigned identity) is set in app/api.bicep; WEBSITE_AUTH_ENABLED and WEBSITE_HOSTNAME are App
 // Service's own.
 var callerSettings = enableEntraAuth

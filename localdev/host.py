@@ -11,7 +11,7 @@ Supports:
 - timer triggers: NCRONTAB (six or five fields, `%APP_SETTING%`), in UTC, `runOnStartup`, never
   overlapping themselves (a run due while one is still going is skipped, like the singleton lock);
 - `POST /admin/functions/{name}` runs a timer now and answers 202 once it has finished;
-- local-only: `GET /admin/host/status` (readiness) and `GET|PUT /admin/clock` (moves `shared.clock`).
+- local-only: `GET /admin/host/status` (readiness) and `GET|PUT /admin/clock` (moves `shared.platform.clock`).
 
 Does not support: other triggers and bindings (queues, blobs, output bindings; such functions are listed
 as skipped), the `context` parameter, durable functions, scale out or a distributed singleton (one
@@ -58,7 +58,7 @@ from multidict import CIMultiDict
 
 from localdev.ncrontab import Ncrontab, ScheduleError, parse_schedule
 from localdev.settings import DEFAULT_ROUTE_PREFIX, load_local_settings, read_log_levels, read_route_prefix
-from shared.clock import Clock, system_clock
+from shared.platform.clock import Clock, system_clock
 
 log = logging.getLogger("localdev.host")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from shared.openapi import ICON_COLOR, EntraApp, Publisher, api_properties, connector_definition
+from shared.api.openapi import ICON_COLOR, EntraApp, Publisher, api_properties, connector_definition
 
 ROOT = Path(__file__).resolve().parents[1]
 ICON_SIZE = 230  # what certification asks for: 230 x 230, a coloured (not white) background

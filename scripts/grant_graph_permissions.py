@@ -41,8 +41,8 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import DefaultAzureCredential
 from yarl import URL
 
-from shared.config import DEFAULT_GRAPH, LOOPBACK_HOSTS
-from shared.identity import GRAPH_SCOPE, LOOPBACK_APP_ID, LoopbackTokenCredential
+from shared.platform.config import DEFAULT_GRAPH, LOOPBACK_HOSTS
+from shared.platform.identity import GRAPH_SCOPE, LOOPBACK_APP_ID, LoopbackTokenCredential
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's appId, the same in every tenant
 REQUIRED_ROLES = ("Presence.ReadWrite.All", "User.ReadBasic.All")

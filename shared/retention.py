@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.hold_store import AuditLog
-from shared.keys import encode_key
-from shared.scheduling import IDEMPOTENCY_TTL
-from shared.tables import TableStore, guarded, submit_batches
-from shared.watch_store import OUTBOX, WatchStore
+from shared.audit.store import AuditLog
+from shared.platform.keys import encode_key
+from shared.platform.tables import TableStore, guarded, submit_batches
+from shared.schedules.service import IDEMPOTENCY_TTL
+from shared.watches.store import OUTBOX, WatchStore
 
 SETTLED_TTL = timedelta(days=1)
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from shared.watch_rules import (
+from shared.watches.rules import (
     ID_HEADER,
     LEGACY_SIGNATURE_HEADER,
     SECRET_PREFIX,

@@ -8,7 +8,7 @@ param location string = resourceGroup().location
 param tags object = {}
 param applicationInsightsName string
 param appServicePlanId string
-@description('The app\'s own settings (shared/config.py); the host\'s are added here.')
+@description('The app\'s own settings (shared/platform/config.py); the host\'s are added here.')
 param appSettings object = {}
 param runtimeName string
 param runtimeVersion string
@@ -40,7 +40,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 
 // Identity-based connections only, all with the user-assigned identity: host storage (blobs: timer leases
 // and keys; the host needs no queue here), Table storage and Graph (AZURE_CLIENT_ID, read by
-// shared/identity.py), and Application Insights (local auth off).
+// shared/platform/identity.py), and Application Insights (local auth off).
 var baseAppSettings = {
   AzureWebJobsStorage__blobServiceUri: stg.properties.primaryEndpoints.blob
   AzureWebJobsStorage__credential: 'managedidentity'

@@ -1,4 +1,4 @@
-// Monitoring of the deployed app: metric alerts on the app's own OpenTelemetry metrics (shared/metrics.py),
+// Monitoring of the deployed app: metric alerts on the app's own OpenTelemetry metrics (shared/platform/metrics.py),
 // log alerts on what it writes to Application Insights (its log lines and the host's request records), an
 // availability test of GET /api/health with its alert, a workbook, and the action group every alert
 // notifies. What each alert means and what to do: docs/operations.md.

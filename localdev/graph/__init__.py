@@ -22,7 +22,7 @@ from localdev.graph.demo import (
     SUPPORT_GROUP_ID,
     SUPPORT_GROUP_NAME,
 )
-from shared.identity import LOOPBACK_APP_ID
+from shared.platform.identity import LOOPBACK_APP_ID
 
 __all__ = [
     "ALICE_ID",

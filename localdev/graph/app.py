@@ -18,7 +18,7 @@ from localdev.graph.emulator import EMULATOR, Emulator
 from localdev.graph.errors import GraphError, error_body
 from localdev.graph.graph_api import GraphApi
 from localdev.graph.wire import GraphRequest, GraphResponse, split_path
-from shared.identity import LOOPBACK_APP_ID
+from shared.platform.identity import LOOPBACK_APP_ID
 
 log = logging.getLogger(__name__)
 

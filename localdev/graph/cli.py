@@ -13,7 +13,7 @@ from aiohttp import web
 from localdev.graph.app import create_app
 from localdev.graph.rules import is_guid
 from localdev.graph.throttle import DEFAULT_LIMIT
-from shared.identity import LOOPBACK_APP_ID
+from shared.platform.identity import LOOPBACK_APP_ID
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
-from shared.identity import LOOPBACK_APP_ID
+from shared.platform.identity import LOOPBACK_APP_ID
 
 ALICE = f"/api/users/{ALICE_ID}"
 

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from localdev.stack import Stack
-from shared.holds import CLAIM_LEASE
+from shared.holds.rules import CLAIM_LEASE
 
 USERS = 12
 KILLS = 4  # per transition: the starts, then the ends

@@ -12,7 +12,7 @@ import pytest
 
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
 from localdev.stack import Stack
-from shared.holds import CLAIM_LEASE
+from shared.holds.rules import CLAIM_LEASE
 from tests.e2e.conftest import Api, another_host
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

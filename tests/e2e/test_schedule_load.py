@@ -11,10 +11,10 @@ from datetime import timedelta
 from azure.data.tables.aio import TableClient
 
 from localdev.graph.demo import ALICE_ID
-from shared.keys import new_record_id
-from shared.recurrence import parse_series
-from shared.schedule_engine import resume_at
-from shared.schedule_store import ScheduleRecord, record_to_entity
+from shared.platform.keys import new_record_id
+from shared.schedules.recurrence import parse_series
+from shared.schedules.store import ScheduleRecord, record_to_entity
+from shared.schedules.timer import resume_at
 from tests.e2e.conftest import START
 
 PAGE = 200

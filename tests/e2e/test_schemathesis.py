@@ -20,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, Response, openapi
 
 from localdev.stack import Stack
-from shared.operations import CATALOG, OPENAPI
+from shared.api.operations import CATALOG, OPENAPI
 from tests.e2e.conftest import KEY
 
 # aiohttp's HTTP parser (the local host's server) refusing a request that is not valid HTTP, e.g. a

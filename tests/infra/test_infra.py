@@ -1,7 +1,7 @@
 """The `azd up` template (infra/, azure.yaml, .funcignore) checked without bicep, which this machine cannot
 run (no registry it reaches ships the Bicep CLI): parameters against declarations, app settings against
-what shared/config.py reads, role ids against the documented built-in roles, local modules' params and
-outputs against their callers, and what gets deployed against what the app imports."""
+what shared/platform/config.py reads, role ids against the documented built-in roles, local modules' params
+and outputs against their callers, and what gets deployed against what the app imports."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings
-from shared.operations import CATALOG
+from shared.api.operations import CATALOG
+from shared.platform.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -365,7 +365,7 @@ def test_storage_the_package_insights_and_graph_all_use_that_identity():
 
 
 def test_the_apps_credential_picks_the_user_assigned_identity_by_its_client_id(monkeypatch):
-    from shared.identity import make_credential, storage_credential
+    from shared.platform.identity import make_credential, storage_credential
 
     client_id = "0f1e2d3c-4b5a-4978-8877-665544332211"
     settings = Settings.from_env(
@@ -373,7 +373,7 @@ def test_the_apps_credential_picks_the_user_assigned_identity_by_its_client_id(m
     )
     seen = []
     monkeypatch.setattr(
-        "shared.identity.DefaultAzureCredential",
+        "shared.platform.identity.DefaultAzureCredential",
         lambda **kwargs: seen.append(kwargs) or object(),
     )
     make_credential(settings)  # Graph

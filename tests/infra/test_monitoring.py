@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from shared import metrics
+from shared.platform import metrics
 from tests.infra.test_infra import INFRA, MAIN, ROOT, block, literal, module_body, parameters_file, params_of
 from tests.recorded_metrics import Recorded, reader
 
@@ -38,7 +38,7 @@ def metric_alerts() -> dict[str, dict[str, str]]:
 
 
 def metric_names() -> dict[str, str]:
-    """The metrics shared/metrics.py creates: name -> counter or histogram."""
+    """The metrics shared/platform/metrics.py creates: name -> counter or histogram."""
     source = (ROOT / "shared" / "metrics.py").read_text()
     return {name: kind for kind, name in re.findall(r'create_(counter|histogram)\(\s*"([^"]+)"', source)}
 

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 
 from localdev.azurite import Azurite
 from localdev.graph import EmulatorControl, create_app
-from shared.clock import Clock
-from shared.config import Settings
-from shared.service import Services, build_services
+from shared.app import Services, build_services
+from shared.platform.clock import Clock
+from shared.platform.config import Settings
 
 _prefixes = itertools.count(1)
 

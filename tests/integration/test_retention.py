@@ -9,13 +9,13 @@ import pytest
 from azure.data.tables.aio import TableClient
 
 from localdev.graph.demo import ALICE_ID
-from shared.clock import Clock
-from shared.models import WatchInput
+from shared.api.models import WatchInput
+from shared.app import Services
+from shared.platform.clock import Clock
 from shared.retention import purge_history
-from shared.schedule_store import IdempotentCreate, ScheduleRecord
-from shared.service import Services
-from shared.watch_rules import Seen
-from shared.watch_store import Delivery, WatchStore
+from shared.schedules.store import IdempotentCreate, ScheduleRecord
+from shared.watches.rules import Seen
+from shared.watches.store import Delivery, WatchStore
 
 NOW = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
 

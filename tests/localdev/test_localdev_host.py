@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from localdev.host import HOST_KEY, HostError, RouteTemplate, _loggable, create_host_app
-from shared.clock import Clock
+from shared.platform.clock import Clock
 
 KEY = "test-key-0123456789"
 CALLS: list[str] = []

@@ -21,7 +21,7 @@ from localdev.azurite import Azurite
 from localdev.ports import free_port, http_status, port_answers
 from localdev.services import DEFAULT_PORTS, DEVELOPMENT_STORAGE, example_settings, local_settings
 from localdev.stack import HOST_READY, Stack
-from shared.config import Settings
+from shared.platform.config import Settings
 from tests.localdev.test_localdev_stack import call, read_until
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,48 @@
+"""One timer tick over a kind of due work: page after page of due entries, until none is due or the tick's
+time is up, each entry acted on in turn within the Graph budget (timers wait for it, up to their
+deadline). Entries a tick leaves due (claimed elsewhere, failed, past the deadline) are not read again in
+the same tick: the next tick finds them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from shared.platform.budget import Priority, spending
+from shared.platform.clock import Clock
+from shared.platform.gathering import gather_bounded
+from shared.platform.timeline import DueEntry, Timeline
+
+PAGE_SIZE = 1000  # Table storage answers at most 1,000 rows a page
+
+
+async def drain_due(
+    timeline: Timeline,
+    kind: str,
+    clock: Clock,
+    act: Callable[[DueEntry], Awaitable[int]],
+    *,
+    priority: Priority,
+    concurrency: int,
+    time_limit: float,
+    page_size: int = PAGE_SIZE,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Act on every entry of `kind` that is due, `concurrency` at a time; no entry is started after
+    `time_limit` seconds, and Graph calls wait for the budget no longer than that. Returns the sum of what
+    `act` returned."""
+    deadline = monotonic() + time_limit
+    read: dict[str, str] = {}  # partition -> the last RowKey read: the next page starts after it
+    total = 0
+
+    async def in_time(entry: DueEntry) -> int:
+        return 0 if monotonic() >= deadline else await act(entry)
+
+    with spending(priority, deadline):
+        while monotonic() < deadline:
+            page = await timeline.due(clock.now(), kind, page_size, read)
+            if not page:
+                break
+            read.update((e.partition, e.row) for e in page)
+            total += sum(await gather_bounded([in_time(e) for e in page], concurrency))
+    return total
