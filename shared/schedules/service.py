@@ -29,13 +29,14 @@ from shared.presence.rules import check_message, check_pair
 from shared.schedules.recurrence import Limits, Series, next_start_end, next_transition_at, parse_series
 from shared.schedules.store import (
     LIVE,
+    EngineState,
     IdempotencyStore,
     IdempotentCreate,
     ScheduleRecord,
     ScheduleStore,
     Status,
 )
-from shared.schedules.timer import in_step, resume_at, series_of, started_in_part
+from shared.schedules.timer import in_step, resume_mark, series_of, started_in_part
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
@@ -125,7 +126,8 @@ class ScheduleService:
                 )
             if existing is not None:
                 return await self._view(existing, now)
-        record = replace(_record(schedule_id, fields, user_id, caller, now), extra=resume_at(series))
+        engine = EngineState(resume=resume_mark(series))
+        record = replace(_record(schedule_id, fields, user_id, caller, now), engine=engine)
         await self._take_slot(user_id)
         try:
             await self.store.create(record)
@@ -215,7 +217,7 @@ class ScheduleService:
             status="scheduled",
             last_done=None,
             version=record.version + 1,
-            extra=resume_at(series),
+            engine=EngineState(resume=resume_mark(series)),
         )
         # Moved to another user, or a failed one live again: it takes a slot of its (new) user.
         takes_slot = user_id != record.user_id or record.status == "failed"

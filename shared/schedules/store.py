@@ -24,6 +24,53 @@ LIVE: frozenset[Status] = frozenset({"scheduled", "active"})  # what counts agai
 
 
 @dataclass(frozen=True)
+class EngineState:
+    """The apply_schedules timer's bookkeeping on a schedule (shared/schedules/timer.py says how each is
+    used). Stored as the X* columns of the schedule's row; nothing outside this module names them."""
+
+    claimed_until: datetime | None = None  # a worker claimed the schedule for a step until then
+    running_index: int | None = None  # the occurrence this schedule applied and has not yet undone
+    partial_index: int | None = None  # an occurrence whose start is under way, or failed half-way
+    resume: str | None = None  # where the series' evaluation resumes: a recurrence mark, as text
+
+    def __post_init__(self) -> None:
+        if self.claimed_until is not None and self.claimed_until.tzinfo is None:
+            raise ValueError("claimed_until must be aware")
+        for index in (self.running_index, self.partial_index):
+            if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+                raise ValueError(f"an occurrence index is a non-negative int, not {index!r}")
+
+    def idle(self) -> EngineState:
+        """No step under way and nothing applied: only where evaluation resumes is kept."""
+        return EngineState(resume=self.resume)
+
+
+_ENGINE_COLUMNS = {
+    "claimed_until": "XClaimedUntil",
+    "running_index": "XRunningIndex",
+    "partial_index": "XPartialIndex",
+    "resume": "XResume",
+}
+
+
+def _engine_to_entity(state: EngineState) -> dict[str, Any]:
+    values = {column: getattr(state, name) for name, column in _ENGINE_COLUMNS.items()}
+    return {column: value for column, value in values.items() if value is not None}
+
+
+def _engine_from_entity(e: dict[str, Any]) -> EngineState:
+    claimed = e.get(_ENGINE_COLUMNS["claimed_until"])
+    running = e.get(_ENGINE_COLUMNS["running_index"])
+    partial = e.get(_ENGINE_COLUMNS["partial_index"])
+    return EngineState(
+        claimed_until=None if claimed is None else _utc(claimed),
+        running_index=None if running is None else int(running),
+        partial_index=None if partial is None else int(partial),
+        resume=e.get(_ENGINE_COLUMNS["resume"]),
+    )
+
+
+@dataclass(frozen=True)
 class ScheduleRecord:
     """A schedule as stored: the caller's definition as given, and where the engine is in it."""
 
@@ -45,7 +92,7 @@ class ScheduleRecord:
     last_done: tuple[int, str] | None = None  # (occurrence index, "start" | "end" | "skip")
     attempts: int = 0
     last_error: Failure | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # engine bookkeeping (e.g. the message replaced)
+    engine: EngineState = field(default_factory=lambda: EngineState())  # the timer's own bookkeeping
     version: int = 0  # PATCHes so far: each version's occurrences own their own parts of the hold
     skip_when_out_of_office: bool = False  # an occurrence whose user is out of office at its start is skipped
 
@@ -275,7 +322,7 @@ def record_to_entity(r: ScheduleRecord) -> dict[str, Any]:
             "LastErrorMessage": r.last_error.message,
             "LastErrorAt": r.last_error.at,
         }
-    entity |= {f"X{k}": v for k, v in r.extra.items()}
+    entity |= _engine_to_entity(r.engine)
     return entity
 
 
@@ -306,5 +353,5 @@ def record_from_entity(e: dict[str, Any]) -> ScheduleRecord:
         version=int(e.get("Version", 0)),
         attempts=int(e.get("Attempts", 0)),
         last_error=error,
-        extra={k[1:]: v for k, v in e.items() if k.startswith("X") and isinstance(k, str)},
+        engine=_engine_from_entity(e),
     )

@@ -43,15 +43,12 @@ from shared.schedules.store import ScheduleRecord, ScheduleStore
 log = logging.getLogger(__name__)
 
 TIMER_CALLER = "timer:apply_schedules"
-_CLAIM = "ClaimedUntil"
-_RUNNING = "RunningIndex"  # the occurrence this schedule has applied and not yet undone
-# An occurrence whose start is under way, or failed half-way (some of its parts reached Graph): they are
-# undone like an end when the occurrence is skipped or the schedule cancelled. Written with the claim, so
-# a worker that dies after Graph took the start leaves it too.
-_PARTIAL = "PartialIndex"
-# Where the series' evaluation resumes (a recurrence.Mark as text): the occurrence last done, or the last
-# one ended when the schedule was written, so that a query costs the same however old the series is.
-_RESUME = "Resume"
+# The engine's bookkeeping on each schedule (EngineState): a claim on the row for one step; the occurrence
+# running (applied, not yet undone); a partial one, whose start is under way or failed half-way (some of
+# its parts reached Graph), undone like an end when the occurrence is skipped or the schedule cancelled,
+# and written with the claim so a worker that dies after Graph took the start leaves it too; and where the
+# series' evaluation resumes (the occurrence last done, or the last one ended when the schedule was
+# written), so that a query costs the same however old the series is.
 
 
 _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
@@ -59,7 +56,7 @@ _NOTHING = (False, False)  # what `_step` returns when it carried nothing out
 
 def started_in_part(record: ScheduleRecord) -> bool:
     """A start may have left some of its parts in Graph: the schedule counts as active."""
-    return _PARTIAL in record.extra
+    return record.engine.partial_index is not None
 
 
 def series_of(record: ScheduleRecord, now: datetime | None = None) -> Series:
@@ -67,20 +64,20 @@ def series_of(record: ScheduleRecord, now: datetime | None = None) -> Series:
     (0.6), given `now`, at the last occurrence ended by then: found from the first occurrence, so callers
     run this off the event loop."""
     series = parse_series(record.start, record.end, record.time_zone, record.recurrence, None)
-    series = with_mark(series, record.extra.get(_RESUME))
+    series = with_mark(series, record.engine.resume)
     return series if now is None else marked_by(series, now)
 
 
-def resume_at(series: Series) -> dict[str, str]:
-    """The bookkeeping that stores a recurrence's mark with its schedule (nothing when it has none)."""
+def resume_mark(series: Series) -> str | None:
+    """A recurrence's mark as its schedule stores it (None when it has none)."""
     if series.mark is None or series.rule is None:  # a one-off is evaluated at once anyway
-        return {}
-    return {_RESUME: mark_text(series, series.mark)}
+        return None
+    return mark_text(series, series.mark)
 
 
 def in_step(record: ScheduleRecord, now: datetime) -> bool:
     """A worker has claimed the schedule for a step: changing it now would race that step."""
-    claimed = record.extra.get(_CLAIM)
+    claimed = record.engine.claimed_until
     return claimed is not None and claimed > now
 
 
@@ -202,7 +199,7 @@ class ScheduleEngine:
         (a failed read is retried next tick like any step)."""
         if not record.skip_when_out_of_office or transition.kind != "start":
             return False
-        if record.extra.get(_PARTIAL) is not None:
+        if record.engine.partial_index is not None:
             return False
         return (await self._gateway.presence(record.user_id)).out_of_office
 
@@ -216,9 +213,9 @@ class ScheduleEngine:
     ) -> None:
         run = Running(record, transition.occurrence)
         if transition.kind == "skip":
-            partial = record.extra.get(_PARTIAL)
-            if partial is not None and int(partial) in transition.skipped:
-                partly = Transition("end", occurrence_number(series, int(partial)))
+            partial = record.engine.partial_index
+            if partial is not None and partial in transition.skipped:
+                partly = Transition("end", occurrence_number(series, partial))
                 await self._carry_out(record, series, partly, now)
             await self._audit.append(
                 now,
@@ -274,9 +271,10 @@ class ScheduleEngine:
         self, record: ScheduleRecord, etag: str, series: Series, entry: DueEntry, now: datetime
     ) -> tuple[bool, bool]:
         """A cancelled schedule that was running is reverted as if its occurrence had ended now."""
-        index = record.extra.get(_RUNNING, record.extra.get(_PARTIAL))
+        running, partial = record.engine.running_index, record.engine.partial_index
+        index = running if running is not None else partial
         if index is not None:
-            occurrence = occurrence_number(series, int(index))
+            occurrence = occurrence_number(series, index)
             etag = await self._claim(record, etag, now)
             await self._store.mark_running(record, False)
             try:
@@ -284,8 +282,7 @@ class ScheduleEngine:
             except ServiceError as error:
                 await self._failed(record, etag, series, Transition("end", occurrence), error, entry, now)
                 return _NOTHING
-            extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
-            await self._store.replace(replace(record, extra=extra, updated_at=now), etag)
+            await self._store.replace(replace(record, engine=record.engine.idle(), updated_at=now), etag)
         await self._timeline.remove(entry)
         return _NOTHING
 
@@ -293,10 +290,10 @@ class ScheduleEngine:
         self, record: ScheduleRecord, etag: str, now: datetime, *, starting: int | None = None
     ) -> str:
         await self._timeline.add(now + CLAIM_LEASE, "schedule", record.id)
-        extra = {**record.extra, _CLAIM: now + CLAIM_LEASE}
+        engine = replace(record.engine, claimed_until=now + CLAIM_LEASE)
         if starting is not None:
-            extra[_PARTIAL] = starting
-        return await self._store.replace(replace(record, extra=extra), etag)
+            engine = replace(engine, partial_index=starting)
+        return await self._store.replace(replace(record, engine=engine), etag)
 
     async def _failed(
         self,
@@ -312,22 +309,23 @@ class ScheduleEngine:
         spent = is_budget_exhausted(error)
         attempts = record.attempts + (0 if spent else 1)
         failed = not spent and attempts >= self._max_attempts
-        extra = {k: v for k, v in record.extra.items() if k != _CLAIM}
+        engine = replace(record.engine, claimed_until=None)
         if transition.kind == "start" and await self._holding.owned_by(
             record.user_id, owner_of(record, transition.occurrence)
         ):
-            extra[_PARTIAL] = transition.occurrence.index
+            engine = replace(engine, partial_index=transition.occurrence.index)
         if failed:  # under the claim, before the status says so: a failure here is retried whole
             await self._abandon(record, now)
             await self._store.mark_running(record, False)
-            extra.pop(_PARTIAL, None)  # what it set ends with Graph's expiry; a PATCH may now reuse it
+            # What it set ends with Graph's expiry; a PATCH may now reuse it.
+            engine = replace(engine, partial_index=None)
         outcome = replace(
             record,
             attempts=attempts,
             last_error=record.last_error if spent else Failure(error.code, error.detail, now),
             status="failed" if failed else record.status,
             updated_at=now,
-            extra=extra,
+            engine=engine,
         )
         await self._audit.append(
             now,
@@ -394,10 +392,12 @@ def _retry_at(record: ScheduleRecord) -> datetime | None:
 
 
 def _after(record: ScheduleRecord, transition: Transition, series: Series, now: datetime) -> ScheduleRecord:
-    extra = {k: v for k, v in record.extra.items() if k not in {_CLAIM, _RUNNING, _PARTIAL}}
+    engine = record.engine.idle()
     if transition.kind == "start":
-        extra[_RUNNING] = transition.occurrence.index
-    extra |= resume_at(replace(series, mark=transition.occurrence.mark))
+        engine = replace(engine, running_index=transition.occurrence.index)
+    mark = resume_mark(replace(series, mark=transition.occurrence.mark))
+    if mark is not None:
+        engine = replace(engine, resume=mark)
     last_done = transition.done
     return replace(
         record,
@@ -406,5 +406,5 @@ def _after(record: ScheduleRecord, transition: Transition, series: Series, now: 
         attempts=0,
         last_error=None,
         updated_at=now,
-        extra=extra,
+        engine=engine,
     )

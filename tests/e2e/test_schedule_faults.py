@@ -13,6 +13,7 @@ import pytest
 from localdev.graph.demo import ALICE_ID, BOB_ID, CAROL_ID
 from localdev.stack import Stack
 from shared.holds.rules import CLAIM_LEASE
+from shared.schedules.store import record_from_entity
 from tests.e2e.conftest import Api, another_host
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -70,7 +71,7 @@ async def test_a_host_killed_mid_tick_is_taken_over_after_its_lease(api, graph, 
     await graph.fault(method="GET", path=f"/users/{ALICE_ID}/presence", status=None, delay_ms=5000, count=1)
     tick = asyncio.create_task(api.run_timer("apply_schedules"))
     for _ in range(100):  # until the tick has claimed the schedule and is waiting on Graph
-        if any("XClaimedUntil" in row for row in await rows("Schedules")):
+        if any(record_from_entity(row).engine.claimed_until for row in await rows("Schedules")):
             break
         await asyncio.sleep(0.1)
     else:

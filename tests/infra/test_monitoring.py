@@ -39,7 +39,7 @@ def metric_alerts() -> dict[str, dict[str, str]]:
 
 def metric_names() -> dict[str, str]:
     """The metrics shared/platform/metrics.py creates: name -> counter or histogram."""
-    source = (ROOT / "shared" / "metrics.py").read_text()
+    source = (ROOT / "shared" / "platform" / "metrics.py").read_text()
     return {name: kind for kind, name in re.findall(r'create_(counter|histogram)\(\s*"([^"]+)"', source)}
 
 
@@ -268,7 +268,7 @@ def test_the_message_filters_are_the_starts_of_lines_the_app_logs():
 def test_the_workbook_reads_metrics_the_app_creates_by_their_attributes():
     queries = [q for q in workbook_queries() if q.startswith("customMetrics")]
     assert len(queries) >= 5
-    source = (ROOT / "shared" / "metrics.py").read_text()
+    source = (ROOT / "shared" / "platform" / "metrics.py").read_text()
     for query in queries:
         named = set(re.findall(rf"\bname == {KQL_STRING}", query))
         for group in re.findall(r"\bname in \(([^)]*)\)", query):

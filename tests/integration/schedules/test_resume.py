@@ -13,6 +13,7 @@ from shared.api.models import ScheduleInput
 from shared.app import Services
 from shared.platform.clock import Clock
 from shared.schedules.recurrence import occurrences, parse_series
+from shared.schedules.store import EngineState
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Berlin
 BEGUN = "2021-11-23T09:30:00"  # five years ago, daily 09:30-10:00 Berlin
@@ -45,12 +46,12 @@ async def test_old_series_resume_where_they_were_and_unmarked_rows_step_the_same
 
     marked, _ = await services.schedules.store.get(ids[0])
     assert marked is not None
-    assert marked.extra["Resume"].split("|")[1] == str(today.index - 1)  # the last occurrence ended
+    assert marked.engine.resume.split("|")[1] == str(today.index - 1)  # the last occurrence ended
     # Bob's row as 0.6 wrote it: no mark, evaluated from the series' first occurrence.
     bob, etag = await services.schedules.store.get(ids[1])
     assert bob is not None
     assert etag is not None
-    await services.schedules.store.replace(replace(bob, extra={}), etag)
+    await services.schedules.store.replace(replace(bob, engine=EngineState()), etag)
 
     await at(services, graph, clock, today.start)  # both skip 1,826 occurrences and start today's
     await at(services, graph, clock, today.end)
@@ -59,8 +60,8 @@ async def test_old_series_resume_where_they_were_and_unmarked_rows_step_the_same
         record, _ = await services.schedules.store.get(schedule_id)
         assert record is not None
         assert (record.status, record.last_done) == ("active", (today.index + 1, "start"))
-        assert record.extra["Resume"].split("|")[1] == str(today.index + 1)
-        assert record.extra["Resume"] == marked.extra["Resume"].replace(
+        assert record.engine.resume.split("|")[1] == str(today.index + 1)
+        assert record.engine.resume == marked.engine.resume.replace(
             f"|{today.index - 1}|{today.index - 1}|2026-11-22T",
             f"|{today.index + 1}|{today.index + 1}|2026-11-24T",
         )
