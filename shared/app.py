@@ -22,6 +22,7 @@ from shared.api.health import HealthProbe
 from shared.audit.service import AuditTrail
 from shared.audit.store import AuditLog
 from shared.directory.service import UserDirectory
+from shared.directory.store import UserCache
 from shared.holds.service import TIMER_CALLER, HoldService
 from shared.holds.store import HoldStore
 from shared.platform.budget import GraphBudget
@@ -32,7 +33,7 @@ from shared.platform.graph import PresenceGateway
 from shared.platform.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.platform.metrics import MeteredTransport
 from shared.platform.quota import Quotas
-from shared.platform.tables import TableStore, UserCache
+from shared.platform.tables import TableStore
 from shared.platform.timeline import Timeline
 from shared.presence.service import PresenceReader
 from shared.schedules.recurrence import Limits

@@ -5,11 +5,10 @@ so a read never looks further back than that: at most RETENTION_DAYS + 2 day par
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from shared.api.models import AuditEntry
-from shared.audit.store import AuditLog
+from shared.audit.store import AuditLog, AuditRecord
 from shared.directory.ids import parse_user
 from shared.directory.service import UserDirectory
 from shared.platform.clock import Clock
@@ -50,16 +49,15 @@ class AuditTrail:
         return [_entry(row) for row in rows], (f"{last[0]}|{last[1]}" if last else None)
 
 
-def _entry(row: dict[str, Any]) -> AuditEntry:
-    at: datetime = row["At"]
+def _entry(record: AuditRecord) -> AuditEntry:
     return AuditEntry(
-        at=datetime.fromtimestamp(at.timestamp(), at.tzinfo),
-        caller=row["Caller"],
-        user=row["User"],
-        user_id=row["UserId"],
-        operation=row["Operation"],
-        outcome=row["Outcome"],
-        graph_request_id=row.get("GraphRequestId") or None,
-        schedule_id=row.get("ScheduleId") or None,
-        watch_id=row.get("WatchId") or None,
+        at=record.at,
+        caller=record.caller,
+        user=record.user,
+        user_id=record.user_id,
+        operation=record.operation,
+        outcome=record.outcome,
+        graph_request_id=record.graph_request_id,
+        schedule_id=record.schedule_id,
+        watch_id=record.watch_id,
     )

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.platform.tables import TableStore, guarded
+from shared.platform.tables import TableStore, delete_where, guarded
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One change: when, by whom, to whose presence, what, and how it went."""
+
+    at: datetime
+    caller: str
+    user: str  # as the caller named the user
+    user_id: str
+    operation: str  # e.g. "session.set", "schedule.start"
+    outcome: str  # "ok" or an error code
+    graph_request_id: str | None = None
+    schedule_id: str | None = None
+    watch_id: str | None = None
 
 
 class AuditLog:
@@ -54,7 +70,7 @@ class AuditLog:
         until: datetime,
         top: int,
         after: tuple[str, str] | None,
-    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+    ) -> tuple[list[AuditRecord], tuple[str, str] | None]:
         """Rows from `until` back to `since`, newest first: one query per day partition, newest day first,
         from after the cursor `after` (partition, row). Returns the page and the next cursor, if any."""
         table = await self._store.table(self.SUFFIX)
@@ -85,4 +101,26 @@ class AuditLog:
             rows.extend(await guarded(read))
         page = rows[:top]
         more = len(rows) > top
-        return page, ((page[-1]["PartitionKey"], page[-1]["RowKey"]) if more else None)
+        return [_record(row) for row in page], (
+            (page[-1]["PartitionKey"], page[-1]["RowKey"]) if more else None
+        )
+
+    async def purge(self, before: datetime) -> int:
+        """Drop the days wholly before `before` (UTC days: one partition each)."""
+        day = before.astimezone(UTC).strftime("%Y%m%d")
+        return await delete_where(self._store, self.SUFFIX, "PartitionKey lt @day", {"day": day})
+
+
+def _record(row: dict[str, Any]) -> AuditRecord:
+    at: datetime = row["At"]
+    return AuditRecord(
+        at=datetime.fromtimestamp(at.timestamp(), UTC),
+        caller=row["Caller"],
+        user=row["User"],
+        user_id=row["UserId"],
+        operation=row["Operation"],
+        outcome=row["Outcome"],
+        graph_request_id=row.get("GraphRequestId") or None,
+        schedule_id=row.get("ScheduleId") or None,
+        watch_id=row.get("WatchId") or None,
+    )

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from shared.directory.ids import UserRef
+from shared.directory.store import UserCache
 from shared.platform.clock import Clock
 from shared.platform.errors import ServiceError, user_not_found
 from shared.platform.graph import PresenceGateway
-from shared.platform.tables import UserCache
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,15 @@ from azure.data.tables import UpdateMode
 
 from shared.holds.rules import Failure
 from shared.platform.keys import encode_key
-from shared.platform.tables import Conflict, TableStore, first_rows, guarded, replace_entity
+from shared.platform.tables import (
+    Conflict,
+    TableStore,
+    delete_where,
+    first_rows,
+    guarded,
+    replace_entity,
+    submit_batches,
+)
 
 SCHEDULE_ROW = "schedule"
 Status = Literal["scheduled", "active", "completed", "cancelled", "failed"]
@@ -156,6 +164,26 @@ class ScheduleStore:
 
         return await guarded(ids)
 
+    async def purge_finished(self, before: datetime) -> int:
+        """Drop schedules that finished (completed, cancelled, failed) before `before`, index rows first so
+        a crash in between leaves a row that the next purge finds again, never an index entry without one."""
+        table = await self._store.table(self.SUFFIX)
+        query = "UpdatedAt lt @at and (Status eq 'completed' or Status eq 'cancelled' or Status eq 'failed')"
+
+        async def finished() -> list[tuple[str, str, str]]:
+            rows = table.query_entities(
+                query, parameters={"at": before}, select=["PartitionKey", "RowKey", "UserId"]
+            )
+            return [(row["PartitionKey"], row["RowKey"], row["UserId"]) async for row in rows]
+
+        found = await guarded(finished)
+        index = await self._store.table(self.INDEX)
+        await submit_batches(
+            index, [("delete", {"PartitionKey": encode_key(user), "RowKey": pk}) for pk, _, user in found]
+        )
+        await submit_batches(table, [("delete", {"PartitionKey": pk, "RowKey": rk}) for pk, rk, _ in found])
+        return len(found)
+
     async def move_index(self, record: ScheduleRecord, old_user_id: str) -> None:
         index = await self._store.table(self.INDEX)
         await guarded(lambda: index.upsert_entity(_index_entity(record)))
@@ -253,6 +281,10 @@ class IdempotencyStore:
             return None, None
         found = IdempotentCreate(entity["ScheduleId"], entity["BodyHash"], _utc(entity["CreatedAt"]))
         return found, entity.metadata["etag"]
+
+    async def purge(self, created_before: datetime) -> int:
+        """Drop the keys recorded before `created_before` (past their time, they no longer dedupe)."""
+        return await delete_where(self._store, self.SUFFIX, "CreatedAt lt @at", {"at": created_before})
 
     async def claim(self, key: str, claim: IdempotentCreate, etag: str | None) -> None:
         """Record the key (replacing an expired record at `etag`); Conflict when another request won."""

@@ -415,12 +415,8 @@ class WatchPoller:
 
         async def one(user_id: str, seen_at: datetime | None) -> Cause:
             start = since or seen_at or until
-            rows, _ = await self._audit.page(user_id=user_id, since=start, until=until, top=50, after=None)
-            writes = [
-                Write(row["At"], row["Operation"], row["Caller"], row.get("ScheduleId") or None)
-                for row in rows
-                if row.get("Outcome") == "ok"
-            ]
+            records, _ = await self._audit.page(user_id=user_id, since=start, until=until, top=50, after=None)
+            writes = [Write(r.at, r.operation, r.caller, r.schedule_id) for r in records if r.outcome == "ok"]
             return cause_of(writes, start, until, self._renewer)
 
         found = await _gather([one(user_id, seen_at) for user_id, seen_at in first_seen.items()])

@@ -35,6 +35,7 @@ from shared.platform.tables import (
     TRANSACTION_LIMIT,
     Conflict,
     TableStore,
+    delete_where,
     first_rows,
     guarded,
     replace_entity,
@@ -170,6 +171,12 @@ class WatchStore:
             return len([r async for r in table.query_entities(query, parameters=params, select=["RowKey"])])
 
         return await guarded(count)
+
+    async def purge_settled(self, before: datetime) -> int:
+        """Drop outbox rows delivered (or dropped) before `before`: kept that long so that a late poller
+        cannot make the same notification again."""
+        query = "RowKey gt @outbox and Status ne 'pending' and SettledAt lt @at"
+        return await delete_where(self._store, self.STATE, query, {"outbox": OUTBOX, "at": before})
 
     async def sweep(self, disabled_before: datetime, now: datetime) -> int:
         """purge_history's part: watches disabled before `disabled_before` go (they were kept for their

@@ -13,8 +13,8 @@ from azure.data.tables.aio import TableClient
 from localdev.graph.demo import ALICE_ID
 from shared.platform.keys import new_record_id
 from shared.schedules.recurrence import parse_series
-from shared.schedules.store import ScheduleRecord, record_to_entity
-from shared.schedules.timer import resume_at
+from shared.schedules.store import EngineState, ScheduleRecord, record_to_entity
+from shared.schedules.timer import resume_mark
 from tests.e2e.conftest import START
 
 PAGE = 200
@@ -42,7 +42,7 @@ def _old_schedule(years: int, marked: bool) -> ScheduleRecord:
         created_at=START,
         created_by="test",
         updated_at=START,
-        extra=resume_at(series) if marked else {},
+        engine=EngineState(resume=resume_mark(series) if marked else None),
     )
 
 
@@ -91,8 +91,8 @@ async def test_marked_and_unmarked_rows_answer_the_same(api, clock, stack):
     pairs = []
     for years in (0, 1, 3):
         marked = _old_schedule(years, marked=True)
-        pairs.append((marked, replace(marked, id=new_record_id(), extra={})))
-    assert all(m.extra for m, _ in pairs[1:])  # a series begun before now is marked
+        pairs.append((marked, replace(marked, id=new_record_id(), engine=EngineState())))
+    assert all(m.engine.resume for m, _ in pairs[1:])  # a series begun before now is marked
     await _store(stack, [record for pair in pairs for record in pair])
     for hours in (0, 1, 26, 24 * 400):
         await clock.set(START + timedelta(hours=hours))

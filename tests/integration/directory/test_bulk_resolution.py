@@ -13,8 +13,8 @@ from azure.data.tables.aio import TableClient
 
 from localdev.graph import JournalEntry
 from shared.app import Services, build_services
+from shared.directory.store import UserCache
 from shared.platform.graph import BATCH_RETRY_ROUNDS
-from shared.platform.tables import UserCache
 from tests.integration.conftest import settings_for
 
 # Four domains (four cache partitions): three read by range queries, one small enough for point reads.
