@@ -4,6 +4,7 @@ act on one; each hold's next due time is indexed in the Timeline (shared/platfor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +12,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from shared.holds.rules import Failure, GraphSession, Hold, MessageHold, PreferredHold, SessionHold
+from shared.holds.rules import GraphSession, Hold, MessageHold
 from shared.platform.keys import encode_key
+from shared.platform.rows import RowMapper
 from shared.platform.tables import Conflict, TableStore, guarded
 from shared.platform.timeline import Timeline
 
@@ -59,7 +61,7 @@ class HoldStore:
             found: dict[str, MessageHold] = {}
             async for row in rows:
                 if row["UserId"] in wanted:
-                    found[row["UserId"]] = _message(row)
+                    found[row["UserId"]] = _MESSAGE.from_row(row)
             return found
 
         return await guarded(scan)
@@ -101,120 +103,15 @@ class HoldStore:
         return str(result["etag"])
 
 
-# --- entity mapping: flat properties, one prefix per part ------------------------------------------------
+# --- entity mapping: flat columns, one prefix per part (SessionUntil, GraphExpiresAt, LastErrorCode) ---
+
+_MESSAGE = RowMapper(MessageHold, prefix="Message", columns={"message": "Message"})
+_ROWS = RowMapper(Hold, parts={"message": _MESSAGE, "graph_session": RowMapper(GraphSession, prefix="Graph")})
 
 
 def hold_to_entity(hold: Hold) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "PartitionKey": encode_key(hold.user_id),
-        "RowKey": HOLD_ROW,
-        "UserId": hold.user_id,
-        "User": hold.user,
-        "Attempts": hold.attempts,
-    }
-    if hold.session:
-        s = hold.session
-        entity |= {
-            "SessionAvailability": s.availability,
-            "SessionActivity": s.activity,
-            "SessionUntil": s.until,
-            "SessionOwner": s.owner,
-            "SessionUpdatedAt": s.updated_at,
-        }
-    if hold.preferred:
-        p = hold.preferred
-        entity |= {
-            "PreferredAvailability": p.availability,
-            "PreferredActivity": p.activity,
-            "PreferredUntil": p.until,
-            "PreferredKeepSessionAlive": p.keep_session_alive,
-            "PreferredOwner": p.owner,
-            "PreferredUpdatedAt": p.updated_at,
-            "PreferredGraphExpiresAt": p.graph_expires_at,
-        }
-    if hold.message:
-        m = hold.message
-        entity |= {
-            "Message": m.message,
-            "MessageOwner": m.owner,
-            "MessageUpdatedAt": m.updated_at,
-            "MessageInGraph": m.in_graph,
-        }
-        if m.until is not None:
-            entity["MessageUntil"] = m.until
-        if m.replaced is not None:
-            entity["MessageReplaced"] = m.replaced
-        if m.replaced_until is not None:
-            entity["MessageReplacedUntil"] = m.replaced_until
-    if hold.graph_session:
-        g = hold.graph_session
-        entity |= {
-            "GraphAvailability": g.availability,
-            "GraphActivity": g.activity,
-            "GraphSetAt": g.set_at,
-            "GraphExpiresAt": g.expires_at,
-        }
-    if hold.last_error:
-        e = hold.last_error
-        entity |= {"LastErrorCode": e.code, "LastErrorMessage": e.message, "LastErrorAt": e.at}
-    if hold.claimed_until:
-        entity["ClaimedUntil"] = hold.claimed_until
-    return entity
+    return {"PartitionKey": encode_key(hold.user_id), "RowKey": HOLD_ROW} | _ROWS.to_row(hold)
 
 
-def _utc(value: Any) -> datetime:
-    return datetime.fromtimestamp(value.timestamp(), UTC)
-
-
-def _message(e: dict[str, Any]) -> MessageHold:
-    until = _utc(e["MessageUntil"]) if e.get("MessageUntil") else None
-    return MessageHold(
-        e["Message"],
-        until,
-        e["MessageOwner"],
-        _utc(e["MessageUpdatedAt"]),
-        e.get("MessageReplaced"),
-        bool(e.get("MessageInGraph", True)),
-        _utc(e["MessageReplacedUntil"]) if e.get("MessageReplacedUntil") else None,
-    )
-
-
-def hold_from_entity(e: dict[str, Any]) -> Hold:
-    session = preferred = message = graph = error = None
-    if "SessionAvailability" in e:
-        session = SessionHold(
-            e["SessionAvailability"],
-            e["SessionActivity"],
-            _utc(e["SessionUntil"]),
-            e["SessionOwner"],
-            _utc(e["SessionUpdatedAt"]),
-        )
-    if "PreferredAvailability" in e:
-        preferred = PreferredHold(
-            e["PreferredAvailability"],
-            e["PreferredActivity"],
-            _utc(e["PreferredUntil"]),
-            bool(e["PreferredKeepSessionAlive"]),
-            e["PreferredOwner"],
-            _utc(e["PreferredUpdatedAt"]),
-            _utc(e["PreferredGraphExpiresAt"]),
-        )
-    if "Message" in e:
-        message = _message(e)
-    if "GraphAvailability" in e:
-        graph = GraphSession(
-            e["GraphAvailability"], e["GraphActivity"], _utc(e["GraphSetAt"]), _utc(e["GraphExpiresAt"])
-        )
-    if "LastErrorCode" in e:
-        error = Failure(e["LastErrorCode"], e["LastErrorMessage"], _utc(e["LastErrorAt"]))
-    return Hold(
-        user_id=e["UserId"],
-        user=e["User"],
-        session=session,
-        preferred=preferred,
-        message=message,
-        graph_session=graph,
-        attempts=int(e.get("Attempts", 0)),
-        last_error=error,
-        claimed_until=_utc(e["ClaimedUntil"]) if "ClaimedUntil" in e else None,
-    )
+def hold_from_entity(e: Mapping[str, Any]) -> Hold:
+    return _ROWS.from_row(e)

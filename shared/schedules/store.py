@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -16,6 +17,7 @@ from azure.data.tables import UpdateMode
 
 from shared.holds.rules import Failure
 from shared.platform.keys import encode_key
+from shared.platform.rows import RowMapper, utc
 from shared.platform.tables import (
     Conflict,
     TableStore,
@@ -51,31 +53,6 @@ class EngineState:
     def idle(self) -> EngineState:
         """No step under way and nothing applied: only where evaluation resumes is kept."""
         return EngineState(resume=self.resume)
-
-
-_ENGINE_COLUMNS = {
-    "claimed_until": "XClaimedUntil",
-    "running_index": "XRunningIndex",
-    "partial_index": "XPartialIndex",
-    "resume": "XResume",
-}
-
-
-def _engine_to_entity(state: EngineState) -> dict[str, Any]:
-    values = {column: getattr(state, name) for name, column in _ENGINE_COLUMNS.items()}
-    return {column: value for column, value in values.items() if value is not None}
-
-
-def _engine_from_entity(e: dict[str, Any]) -> EngineState:
-    claimed = e.get(_ENGINE_COLUMNS["claimed_until"])
-    running = e.get(_ENGINE_COLUMNS["running_index"])
-    partial = e.get(_ENGINE_COLUMNS["partial_index"])
-    return EngineState(
-        claimed_until=None if claimed is None else _utc(claimed),
-        running_index=None if running is None else int(running),
-        partial_index=None if partial is None else int(partial),
-        resume=e.get(_ENGINE_COLUMNS["resume"]),
-    )
 
 
 @dataclass(frozen=True)
@@ -279,7 +256,7 @@ class IdempotencyStore:
             entity = await guarded(lambda: table.get_entity(self._key(key), "create"))
         except ResourceNotFoundError:
             return None, None
-        found = IdempotentCreate(entity["ScheduleId"], entity["BodyHash"], _utc(entity["CreatedAt"]))
+        found = IdempotentCreate(entity["ScheduleId"], entity["BodyHash"], utc(entity["CreatedAt"]))
         return found, entity.metadata["etag"]
 
     async def purge(self, created_before: datetime) -> int:
@@ -312,78 +289,26 @@ class IdempotencyStore:
             raise Conflict(key) from None
 
 
-def _utc(value: Any) -> datetime:
-    return datetime.fromtimestamp(value.timestamp(), UTC)
-
-
 def _index_entity(record: ScheduleRecord) -> dict[str, Any]:
     return {"PartitionKey": encode_key(record.user_id), "RowKey": record.id}
 
 
+# Flat columns: a pair as two (PresenceAvailability, PresenceActivity), the engine's state behind "X".
+_ROWS = RowMapper(
+    ScheduleRecord,
+    columns={"id": "PartitionKey", "preferred_presence": "Preferred"},
+    tuples={
+        "presence": ("Availability", "Activity"),
+        "preferred_presence": ("Availability", "Activity"),
+        "last_done": ("Index", "Kind"),
+    },
+    parts={"engine": RowMapper(EngineState, prefix="X")},
+)
+
+
 def record_to_entity(r: ScheduleRecord) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "PartitionKey": r.id,
-        "RowKey": SCHEDULE_ROW,
-        "User": r.user,
-        "UserId": r.user_id,
-        "Start": r.start,
-        "End": r.end,
-        "RestorePrevious": r.restore_previous,
-        "SkipWhenOutOfOffice": r.skip_when_out_of_office,
-        "Status": r.status,
-        "CreatedAt": r.created_at,
-        "CreatedBy": r.created_by,
-        "UpdatedAt": r.updated_at,
-        "Attempts": r.attempts,
-        "Version": r.version,
-    }
-    optional = {"TimeZone": r.time_zone, "Recurrence": r.recurrence, "StatusMessage": r.status_message}
-    entity |= {k: v for k, v in optional.items() if v is not None}
-    if r.presence:
-        entity |= {"PresenceAvailability": r.presence[0], "PresenceActivity": r.presence[1]}
-    if r.preferred_presence:
-        entity |= {
-            "PreferredAvailability": r.preferred_presence[0],
-            "PreferredActivity": r.preferred_presence[1],
-        }
-    if r.last_done:
-        entity |= {"LastDoneIndex": r.last_done[0], "LastDoneKind": r.last_done[1]}
-    if r.last_error:
-        entity |= {
-            "LastErrorCode": r.last_error.code,
-            "LastErrorMessage": r.last_error.message,
-            "LastErrorAt": r.last_error.at,
-        }
-    entity |= _engine_to_entity(r.engine)
-    return entity
+    return _ROWS.to_row(r) | {"RowKey": SCHEDULE_ROW}
 
 
-def record_from_entity(e: dict[str, Any]) -> ScheduleRecord:
-    presence = (e["PresenceAvailability"], e["PresenceActivity"]) if "PresenceAvailability" in e else None
-    preferred = (e["PreferredAvailability"], e["PreferredActivity"]) if "PreferredAvailability" in e else None
-    error = None
-    if "LastErrorCode" in e:
-        error = Failure(e["LastErrorCode"], e["LastErrorMessage"], _utc(e["LastErrorAt"]))
-    return ScheduleRecord(
-        id=e["PartitionKey"],
-        user=e["User"],
-        user_id=e["UserId"],
-        start=e["Start"],
-        end=e["End"],
-        time_zone=e.get("TimeZone"),
-        recurrence=e.get("Recurrence"),
-        status_message=e.get("StatusMessage"),
-        presence=presence,
-        preferred_presence=preferred,
-        restore_previous=bool(e["RestorePrevious"]),
-        skip_when_out_of_office=bool(e.get("SkipWhenOutOfOffice", False)),
-        status=e["Status"],
-        created_at=_utc(e["CreatedAt"]),
-        created_by=e["CreatedBy"],
-        updated_at=_utc(e["UpdatedAt"]),
-        last_done=(int(e["LastDoneIndex"]), e["LastDoneKind"]) if "LastDoneIndex" in e else None,
-        version=int(e.get("Version", 0)),
-        attempts=int(e.get("Attempts", 0)),
-        last_error=error,
-        engine=_engine_from_entity(e),
-    )
+def record_from_entity(e: Mapping[str, Any]) -> ScheduleRecord:
+    return _ROWS.from_row(e)

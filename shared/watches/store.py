@@ -31,6 +31,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.holds.rules import Failure
 from shared.platform.keys import decode_key, encode_key
+from shared.platform.rows import Codec, RowMapper, cell, utc
 from shared.platform.tables import (
     TRANSACTION_LIMIT,
     Conflict,
@@ -111,7 +112,7 @@ class WatchStore:
         await self.set_members(record.id, members, keep=[], at=record.created_at)
         table = await self._store.table(self.WATCHES)
         try:
-            await guarded(lambda: table.create_entity(_watch_entity(record)))
+            await guarded(lambda: table.create_entity(watch_to_entity(record)))
         except ResourceExistsError:
             raise Conflict(record.id) from None
 
@@ -121,11 +122,11 @@ class WatchStore:
             entity = await guarded(lambda: table.get_entity(watch_id, WATCH_ROW))
         except ResourceNotFoundError:
             return None, None
-        return _watch_from_entity(entity), entity.metadata["etag"]
+        return watch_from_entity(entity), entity.metadata["etag"]
 
     async def replace(self, record: WatchRecord, etag: str) -> str:
         table = await self._store.table(self.WATCHES)
-        return await replace_entity(table, _watch_entity(record), etag)
+        return await replace_entity(table, watch_to_entity(record), etag)
 
     async def flag_pending(self, watch_id: str) -> None:
         """Say the outbox has something for this watch (a merge: it leaves the delivery state alone)."""
@@ -142,7 +143,7 @@ class WatchStore:
 
         async def read() -> list[tuple[WatchRecord, str]]:
             return [
-                (_watch_from_entity(row), row.metadata["etag"])
+                (watch_from_entity(row), row.metadata["etag"])
                 async for row in table.query_entities(query, parameters=params)
             ]
 
@@ -159,7 +160,7 @@ class WatchStore:
             query += " and CreatedBy eq @by"
             params["by"] = created_by
 
-        found = await first_rows(table, query, params, top, _watch_from_entity)
+        found = await first_rows(table, query, params, top, watch_from_entity)
         page = found[:top]
         return page, (page[-1].id if len(found) > top and page else None)
 
@@ -375,17 +376,6 @@ class WatchStore:
         )
 
 
-def _delivery_entity(delivery: Delivery, written_at: datetime) -> dict[str, Any]:
-    return {
-        "PartitionKey": delivery.watch_id,
-        "RowKey": OUTBOX + encode_key(delivery.key),
-        "Body": delivery.body.decode(),
-        "ChangedAt": delivery.changed_at,
-        "Status": delivery.status,
-        "WrittenAt": written_at,
-    }
-
-
 def _seen_entity(member: Member, seen: Seen, seen_at: datetime) -> dict[str, Any]:
     return {
         "PartitionKey": member.watch_id,
@@ -396,62 +386,6 @@ def _seen_entity(member: Member, seen: Seen, seen_at: datetime) -> dict[str, Any
         "SeenAt": seen_at,
         "WrittenAt": seen_at,
     }
-
-
-def _watch_entity(record: WatchRecord) -> dict[str, Any]:
-    return {
-        "PartitionKey": record.id,
-        "RowKey": WATCH_ROW,
-        "GroupId": record.group or "",
-        "CallbackUrl": record.callback_url,
-        "Filter": json.dumps(
-            {"availability": sorted(record.filter.availability), "activity": sorted(record.filter.activity)}
-        ),
-        "IncludeOwnChanges": record.include_own_changes,
-        "Secret": record.secret,
-        "Status": record.status,
-        "CreatedAt": record.created_at,
-        "CreatedBy": record.created_by,
-        "MemberCount": record.member_count,
-        "Delivered": record.delivered,
-        "HasPending": record.has_pending,
-        "Failures": record.failures,
-        "FailingSince": record.failing_since,
-        "RetryAt": record.retry_at,
-        "LastError": json.dumps({"code": record.last_error.code, "message": record.last_error.message})
-        if record.last_error
-        else "",
-        "LastErrorAt": record.last_error.at if record.last_error else None,
-        "ClaimedUntil": record.claimed_until,
-        "DisabledAt": record.disabled_at,
-        "MembersRefreshedAt": record.members_refreshed_at,
-    }
-
-
-def _watch_from_entity(row: Mapping[str, Any]) -> WatchRecord:
-    kept = json.loads(row.get("Filter") or "{}")
-    error = json.loads(row["LastError"]) if row.get("LastError") else None
-    return WatchRecord(
-        id=row["PartitionKey"],
-        group=row.get("GroupId") or None,
-        callback_url=row["CallbackUrl"],
-        filter=Filter(frozenset(kept.get("availability", ())), frozenset(kept.get("activity", ()))),
-        include_own_changes=bool(row.get("IncludeOwnChanges")),
-        secret=row["Secret"],
-        status=row["Status"],
-        created_at=row["CreatedAt"],
-        created_by=row["CreatedBy"],
-        member_count=int(row.get("MemberCount") or 0),
-        delivered=int(row.get("Delivered") or 0),
-        has_pending=bool(row.get("HasPending")),
-        failures=int(row.get("Failures") or 0),
-        failing_since=row.get("FailingSince"),
-        retry_at=row.get("RetryAt"),
-        last_error=Failure(error["code"], error["message"], row["LastErrorAt"]) if error else None,
-        claimed_until=row.get("ClaimedUntil"),
-        disabled_at=row.get("DisabledAt"),
-        members_refreshed_at=row.get("MembersRefreshedAt"),
-    )
 
 
 def _member_from_entity(row: Any) -> Member:
@@ -468,12 +402,63 @@ def _member_from_entity(row: Any) -> Member:
     )
 
 
+# --- records as rows ---------------------------------------------------------------------------------
+
+_WATCH_ROWS = RowMapper(
+    WatchRecord,
+    columns={"id": "PartitionKey"},
+    codecs={
+        "group": cell("GroupId"),
+        "filter": Codec(
+            lambda kept: {
+                "Filter": json.dumps(
+                    {"availability": sorted(kept.availability), "activity": sorted(kept.activity)}
+                )
+            },
+            lambda row: _filter(json.loads(row.get("Filter") or "{}")),
+        ),
+        # The error as JSON beside its time (so one column holds what the receiver said).
+        "last_error": Codec(
+            lambda e: {"LastError": json.dumps({"code": e.code, "message": e.message}), "LastErrorAt": e.at},
+            lambda row: (
+                _failure(json.loads(row["LastError"]), row["LastErrorAt"]) if row.get("LastError") else None
+            ),
+        ),
+    },
+)
+_DELIVERY_ROWS = RowMapper(
+    Delivery,
+    columns={"watch_id": "PartitionKey"},
+    codecs={
+        "key": Codec(
+            lambda key: {"RowKey": OUTBOX + encode_key(key)},
+            lambda row: decode_key(row["RowKey"].removeprefix(OUTBOX)),
+        ),
+        "body": Codec(lambda body: {"Body": body.decode()}, lambda row: str(row["Body"]).encode()),
+    },
+    skip=frozenset({"etag"}),
+)
+
+
+def _filter(kept: dict[str, Any]) -> Filter:
+    return Filter(frozenset(kept.get("availability", ())), frozenset(kept.get("activity", ())))
+
+
+def _failure(said: dict[str, str], at: Any) -> Failure:
+    return Failure(said["code"], said["message"], utc(at))
+
+
+def watch_to_entity(record: WatchRecord) -> dict[str, Any]:
+    return _WATCH_ROWS.to_row(record) | {"RowKey": WATCH_ROW}
+
+
+def watch_from_entity(row: Mapping[str, Any]) -> WatchRecord:
+    return _WATCH_ROWS.from_row(row)
+
+
+def _delivery_entity(delivery: Delivery, written_at: datetime) -> dict[str, Any]:
+    return _DELIVERY_ROWS.to_row(delivery) | {"WrittenAt": written_at}
+
+
 def _delivery_from_entity(row: Any) -> Delivery:
-    return Delivery(
-        watch_id=row["PartitionKey"],
-        key=decode_key(row["RowKey"].removeprefix(OUTBOX)),
-        body=str(row["Body"]).encode(),
-        changed_at=row["ChangedAt"],
-        status=row["Status"],
-        etag=row.metadata["etag"],
-    )
+    return _DELIVERY_ROWS.from_row(row, etag=row.metadata["etag"])
