@@ -16,15 +16,23 @@ from shared.holds.rules import CLAIM_LEASE
 
 USERS = 12
 KILLS = 4  # per transition: the starts, then the ends
+# A kill lands after 1 to this many more Graph writes: a transition of USERS makes about two each.
+MOST_WRITES_BEFORE_A_KILL = 8
 
 
-async def kill_mid_tick(api, stack: Stack, chance: random.Random) -> bool:
-    """Run both timers and kill the host somewhere in the middle; start it again. True when the kill
-    landed while a tick was still running (the ticks may also have finished first)."""
+async def kill_mid_tick(api, graph, stack: Stack, chance: random.Random) -> bool:
+    """Run both timers and kill the host once Graph has taken a few more writes (how many drawn from
+    `chance`): the kill falls between a tick's calls by what the tick has done, not after a real-time wait
+    a faster or slower machine would place elsewhere. Start it again. True when the kill landed while a
+    tick was still running (the ticks may have had fewer writes left, and finished first)."""
+    kill_after = len(await graph.journal(method="POST")) + chance.randint(1, MOST_WRITES_BEFORE_A_KILL)
     ticks = asyncio.ensure_future(
         asyncio.gather(api.run_timer("apply_schedules"), api.run_timer("renew_sessions"))
     )
-    await asyncio.sleep(chance.uniform(0.05, 0.6))
+    for _ in range(3000):  # Graph's journal says what the ticks did, whatever time it took them
+        if ticks.done() or len(await graph.journal(method="POST")) >= kill_after:
+            break
+        await asyncio.sleep(0.01)
     stack.kill_host()
     try:
         await ticks
@@ -56,13 +64,13 @@ async def test_a_host_killed_again_and_again_mid_tick_converges_and_writes_once(
             "presence": {"availability": "Busy", "activity": "InACall"},
         }
         assert (await api.post("/api/schedules", json=body)).status == 201
-    await graph.latency(fixed_ms=100)  # long enough ticks to be killed in the middle of
+    await graph.latency(fixed_ms=100)  # calls slow enough for the kill to come before the next ones
     landed = 0
     try:
         for moment in (start, end):
             await clock.set(moment)
             for _ in range(KILLS):
-                landed += await kill_mid_tick(api, stack, chance)
+                landed += await kill_mid_tick(api, graph, stack, chance)
                 await clock.advance(minutes=CLAIM_LEASE.total_seconds() / 60 + 1)  # leases run out
             for _ in range(3):  # then undisturbed ticks, as many as back-off needs
                 await api.run_timer("apply_schedules")

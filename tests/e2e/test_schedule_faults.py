@@ -76,7 +76,12 @@ async def test_a_host_killed_mid_tick_is_taken_over_after_its_lease(api, graph, 
         await asyncio.sleep(0.1)
     else:
         pytest.fail("the tick never claimed the schedule")
-    await asyncio.sleep(0.3)
+    for _ in range(100):  # until the read reached Graph, which holds it (its fault rule is taken)
+        if not (await graph.faults())["rules"]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the tick's read never reached Graph")
     stack.kill_host()
     with pytest.raises(aiohttp.ClientError):
         await tick

@@ -168,10 +168,18 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @asynccontextmanager
 async def serve(
-    function_app: func.FunctionApp | None = None, *, key: str | None = KEY, **kwargs: object
+    function_app: func.FunctionApp | None = None,
+    *,
+    key: str | None = KEY,
+    timer_time: FakeTime | None = None,
+    **kwargs: object,
 ) -> AsyncIterator[TestClient]:
+    """The host on a test server; `timer_time`: the wall time its timers go by, instead of the real one."""
     kwargs.setdefault("run_timers", False)
     web_app = create_host_app(function_app or make_app(), function_key=key, **kwargs)  # type: ignore[arg-type]
+    if timer_time is not None:
+        for timer in web_app[HOST_KEY].timers.values():
+            timer.now, timer.sleep = timer_time.now, timer_time.sleep
     async with TestClient(TestServer(web_app)) as client:
         yield client
 
@@ -443,16 +451,27 @@ async def test_admin_run_reports_failure_unknown_http_and_needs_the_key() -> Non
         assert TIMER_RUNS == []
 
 
+class WatchedLock(asyncio.Lock):
+    """A timer's lock that tells when a run has to wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = asyncio.Event()
+
+    async def acquire(self) -> bool:
+        if self.locked():
+            self.waited.set()
+        return await super().acquire()
+
+
 async def test_admin_runs_of_one_timer_are_serialised() -> None:
     async with serve() as client:
+        lock = WatchedLock()
+        client.app[HOST_KEY].timers["slow_timer"].lock = lock
         first = asyncio.create_task(client.post("/admin/functions/slow_timer", headers=AUTH))
         second = asyncio.create_task(client.post("/admin/functions/slow_timer", headers=AUTH))
-        for _ in range(500):
-            if TIMER_RUNS:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
-        assert TIMER_RUNS == [{"fn": "slow_timer", "at": "start"}]  # the second waits for the lock
+        await asyncio.wait_for(lock.waited.wait(), 5)  # one run holds the lock, the other asks for it
+        assert TIMER_RUNS == [{"fn": "slow_timer", "at": "start"}]  # ... and waits
         SLOW_TIMER_GATE.set()
         assert [(await t).status for t in (first, second)] == [202, 202]
         assert [r["at"] for r in TIMER_RUNS] == ["start", "end", "start", "end"]
@@ -470,26 +489,43 @@ async def test_status_is_anonymous_and_lists_the_functions() -> None:
 # --------------------------------------------------------------------------------------------- clock
 
 
+def _to_the_millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as /admin/clock writes it
+
+
 async def test_clock_endpoints_move_the_given_clock() -> None:
     clock = Clock()
+    set_at = datetime(2030, 3, 30, 23, 30, tzinfo=UTC)
     async with serve(clock=clock) as client:
+        before = _to_the_millisecond(datetime.now(UTC))
         now = datetime.fromisoformat((await (await client.get("/admin/clock")).json())["now"])
-        assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
+        assert before <= now <= datetime.now(UTC)  # the system's time, untouched
 
-        resp = await client.put("/admin/clock", json={"now": "2030-03-31T01:30:00+02:00"}, headers=AUTH)
-        assert resp.status == 200
-        assert (await resp.json())["now"].startswith("2030-03-30T23:30:0")
-        assert abs(clock.now() - datetime(2030, 3, 30, 23, 30, tzinfo=UTC)) < timedelta(seconds=5)
+        resp = await client.put(
+            "/admin/clock", json={"now": "2030-03-31T01:30:00+02:00", "frozen": True}, headers=AUTH
+        )
+        assert (resp.status, (await resp.json())["now"]) == (200, "2030-03-30T23:30:00.000Z")
+        assert clock.now() == set_at  # stopped there
 
         resp = await client.put("/admin/clock", json={"advanceSeconds": 3600}, headers=AUTH)
-        assert (await resp.json())["now"].startswith("2030-03-31T00:30:0")
+        assert (await resp.json())["now"] == "2030-03-31T00:30:00.000Z"
+        assert clock.now() == set_at + timedelta(hours=1)
+
+        before = datetime.now(UTC)  # not frozen: time runs on from the moment set, no faster
+        resp = await client.put("/admin/clock", json={"now": "2030-03-31T01:30:00+02:00"}, headers=AUTH)
+        assert resp.status == 200
+        ran = clock.now() - set_at
+        assert timedelta(0) <= ran <= datetime.now(UTC) - before
 
         assert (await client.put("/admin/clock", json={"reset": True}, headers=AUTH)).status == 200
-        assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+        before = datetime.now(UTC)
+        assert before <= clock.now() <= datetime.now(UTC)  # the system's time again
 
 
 async def test_clock_changes_need_the_key_and_valid_input() -> None:
     clock = Clock()
+    stopped = datetime(2030, 1, 1, tzinfo=UTC)
+    clock.set_now(stopped, frozen=True)
     async with serve(clock=clock) as client:
         assert (await client.put("/admin/clock", json={"advanceSeconds": 60})).status == 401
         for bad in (
@@ -501,7 +537,7 @@ async def test_clock_changes_need_the_key_and_valid_input() -> None:
             ["reset"],
         ):
             assert (await client.put("/admin/clock", json=bad, headers=AUTH)).status == 400, bad
-        assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+        assert clock.now() == stopped  # neither moved, nor reset, nor unfrozen
 
 
 # -------------------------------------------------------------------------------------------- timers
@@ -517,57 +553,80 @@ def test_schedule_settings_are_resolved_and_missing_ones_fail_at_start(
         create_host_app(make_app(), function_key=KEY, run_timers=False)
 
 
-def _timer_app(schedule: str, *, run_on_startup: bool = False) -> func.FunctionApp:
+class FakeTime:
+    """Wall time that moves only when someone sleeps: the scheduler runs without waiting. With `stop_at`,
+    time ends there: a sleep past it never returns (and sets `stopped`), so a schedule runs a known number
+    of times."""
+
+    def __init__(self, start: datetime, stop_at: datetime | None = None) -> None:
+        self.moment = start
+        self.oversleep = timedelta(0)
+        self.stop_at = stop_at
+        self.stopped = asyncio.Event()
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        return self.moment
+
+    async def sleep(self, seconds: float) -> None:
+        moment = self.moment + timedelta(seconds=seconds) + self.oversleep
+        if self.stop_at is not None and moment > self.stop_at:
+            self.stopped.set()
+            await asyncio.Event().wait()  # until the host cancels its timers
+        self.moment = moment
+        await asyncio.sleep(0)
+
+
+def _timer_app(schedule: str, clock: FakeTime, *, run_on_startup: bool = False) -> func.FunctionApp:
     app = func.FunctionApp()
 
     @app.timer_trigger(schedule=schedule, arg_name="t", run_on_startup=run_on_startup)
     async def every_second(t: func.TimerRequest) -> None:
-        TIMER_RUNS.append({"fn": "every_second", "at": datetime.now(UTC)})
+        TIMER_RUNS.append({"fn": "every_second", "at": clock.moment, "past_due": t.past_due})
 
     return app
 
 
 async def test_timers_run_on_their_schedule_when_the_host_runs() -> None:
-    async with serve(_timer_app("*/1 * * * * *"), run_timers=True):
-        for _ in range(300):
-            if len(TIMER_RUNS) >= 2:
-                break
-            await asyncio.sleep(0.01)
-    assert len(TIMER_RUNS) >= 2
-    first, second = (r["at"] for r in TIMER_RUNS[:2])
-    assert timedelta(seconds=0.5) < second - first < timedelta(seconds=1.5)  # type: ignore[operator]
+    start = datetime(2026, 1, 1, 0, 0, 0, 200_000, tzinfo=UTC)
+    clock = FakeTime(start, stop_at=start + timedelta(seconds=2.5))
+    async with serve(_timer_app("*/1 * * * * *", clock), run_timers=True, timer_time=clock):
+        await asyncio.wait_for(clock.stopped.wait(), 5)
+    assert [
+        {"fn": "every_second", "at": datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC), "past_due": False}
+        for second in (1, 2)
+    ] == TIMER_RUNS
+
+
+# Event-loop turns a started timer needs to make its startup run (it makes it in fewer).
+TURNS = 20
 
 
 async def test_run_on_startup_and_no_runs_without_timers() -> None:
-    async with serve(_timer_app("0 0 0 1 1 *", run_on_startup=True), run_timers=True):
-        for _ in range(200):
-            if TIMER_RUNS:
-                break
-            await asyncio.sleep(0.01)
-        assert len(TIMER_RUNS) == 1
+    start = datetime(2026, 3, 2, 9, 0, 0, 200_000, tzinfo=UTC)
+    clock = FakeTime(start, stop_at=start + timedelta(days=1))
+    async with serve(
+        _timer_app("0 0 0 1 1 *", clock, run_on_startup=True), run_timers=True, timer_time=clock
+    ):
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
+        assert [{"fn": "every_second", "at": start, "past_due": False}] == TIMER_RUNS  # at once
+        await asyncio.wait_for(clock.stopped.wait(), 5)  # a day on, the yearly schedule still waits
+    assert len(TIMER_RUNS) == 1
     TIMER_RUNS.clear()
-    async with serve(_timer_app("*/1 * * * * *", run_on_startup=True), run_timers=False):
-        await asyncio.sleep(0.05)
+    idle = FakeTime(start, stop_at=start + timedelta(days=1))
+    async with serve(
+        _timer_app("*/1 * * * * *", idle, run_on_startup=True), run_timers=False, timer_time=idle
+    ):
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
     assert TIMER_RUNS == []
-
-
-class FakeTime:
-    """Wall time that moves only when someone sleeps: the scheduler runs without waiting."""
-
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-        self.oversleep = timedelta(0)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    async def sleep(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds) + self.oversleep
-        await asyncio.sleep(0)
+    assert (idle.reads, idle.moment) == (0, start)  # no timer even looked at the time
 
 
 def _fake_timer(clock: FakeTime, fn: object, schedule: str = "*/1 * * * * *", **kwargs: object) -> object:
-    web_app = create_host_app(_timer_app(schedule), function_key=None, run_timers=False)
+    web_app = create_host_app(_timer_app(schedule, clock), function_key=None, run_timers=False)
     timer = web_app[HOST_KEY].timers["every_second"]
     timer.fn = fn  # type: ignore[assignment]
     timer.now = clock.now

@@ -11,18 +11,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.holds.rules import (
+    ClearMessage,
     ClearPreferred,
     ClearSession,
+    Failure,
     GraphSession,
     Hold,
+    MessageHold,
     PreferredHold,
     SessionHold,
+    SetMessage,
     SetPreferred,
     SetSession,
     applied,
+    changes,
     next_due,
     plan,
     tidy,
+    undo_change,
 )
 from shared.platform.durations import iso_duration
 
@@ -187,3 +193,157 @@ def test_a_requested_status_message_is_set_once_then_left_to_graphs_expiry():
     assert plan(hold, T0 + timedelta(minutes=1)) == []
     assert next_due(hold, T0) == until
     assert tidy(hold, until).message is None  # Graph expires it itself: no call at the end
+
+
+# --- a caller's change: changes() and undo_change() --------------------------------------------------------
+
+
+def graph_session(availability: str, activity: str, set_at: datetime = T0, hours: int = 4) -> GraphSession:
+    return GraphSession(availability, activity, set_at, set_at + timedelta(hours=hours))
+
+
+def test_a_new_session_hold_needs_one_set_session_for_graphs_longest_session():
+    current = Hold(USER, "alice")
+    wanted = session_hold("Busy", "InACall", 540)
+    assert changes(current, wanted, T0) == [SetSession("Busy", "InACall", timedelta(hours=4))]
+
+
+def test_a_hold_already_shown_in_graph_needs_no_call_to_be_extended():
+    shown = replace(session_hold("Busy", "InACall", 60), graph_session=graph_session("Busy", "InACall"))
+    longer = replace(shown, session=replace(shown.session, until=T0 + timedelta(hours=3)))
+    assert changes(shown, longer, T0 + timedelta(minutes=10)) == []
+    other_pair = replace(longer, session=replace(longer.session, availability="Away", activity="Away"))
+    assert changes(shown, other_pair, T0 + timedelta(minutes=10)) == [
+        SetSession("Away", "Away", timedelta(minutes=170))
+    ]
+
+
+def test_a_renewal_that_happens_to_be_due_is_left_to_the_timer():
+    """The session's renewal is due (EXPIRY_MARGIN before Graph's expiry): a caller who only sets a message
+    makes that one call, not the renewal too."""
+    now = T0 + timedelta(hours=3, minutes=56)
+    current = replace(session_hold("Busy", "InACall", 600), graph_session=graph_session("Busy", "InACall"))
+    assert plan(current, now) == [SetSession("Busy", "InACall", timedelta(hours=4))]  # due anyway
+    wanted = replace(current, message=MessageHold("Lunch", None, "api", now, in_graph=False))
+    assert changes(current, wanted, now) == [SetMessage("Lunch", None)]
+
+
+def test_releasing_the_session_clears_it_even_when_no_record_shows_it_in_graph():
+    current = Hold(USER, "alice")  # the record was lost, or the user set it
+    assert changes(current, current, T0, release="session") == [ClearSession()]
+    shown = replace(current, graph_session=graph_session("Busy", "InACall"))
+    released = replace(shown, session=None)
+    assert changes(shown, released, T0, release="session") == [ClearSession()]  # once, not twice
+
+
+def test_releasing_the_session_never_clears_the_one_a_preferred_presence_keeps_alive():
+    preferred = PreferredHold(
+        "DoNotDisturb", "DoNotDisturb", T0 + timedelta(hours=2), True, "api", T0, T0 + timedelta(hours=2)
+    )
+    current = Hold(
+        USER,
+        "alice",
+        session=SessionHold("Busy", "InACall", T0 + timedelta(hours=1), "api", T0),
+        preferred=preferred,
+        graph_session=graph_session("Busy", "InACall"),
+    )
+    released = replace(current, session=None)
+    # the keep-alive pair takes the session over: no clear, which would show the user Offline
+    assert changes(current, released, T0 + timedelta(minutes=5), release="session") == [
+        SetSession("Away", "Away", timedelta(minutes=115))
+    ]
+
+
+def test_releasing_the_preferred_presence_clears_it_first_and_once():
+    assert changes(Hold(USER, "alice"), Hold(USER, "alice"), T0, release="preferred") == [ClearPreferred()]
+    preferred = PreferredHold(
+        "Busy", "Busy", T0 + timedelta(hours=2), True, "api", T0, T0 + timedelta(hours=2)
+    )
+    current = Hold(USER, "alice", preferred=preferred, graph_session=graph_session("Away", "Away"))
+    released = replace(current, preferred=None)
+    # the session that kept it visible goes too, after it (a preferred presence without one shows Offline)
+    assert changes(current, released, T0, release="preferred") == [ClearPreferred(), ClearSession()]
+    ended = replace(current, preferred=replace(preferred, until=T0))  # its end is already due
+    assert (
+        changes(current, ended, T0 + timedelta(minutes=1), release="preferred").count(ClearPreferred()) == 1
+    )
+
+
+def test_releasing_the_message_always_clears_it_first():
+    current = session_hold("Busy", "InACall", 60)
+    assert changes(current, replace(current, session=None), T0, release="message") == [ClearMessage()]
+    assert changes(Hold(USER, "alice"), session_hold("Busy", "InACall", 60), T0, release="message") == [
+        ClearMessage(),
+        SetSession("Busy", "InACall", timedelta(minutes=60)),
+    ]
+
+
+def test_a_schedules_ending_step_takes_the_clears_due_at_its_tick():
+    """At a schedule's end the session it held is due to be cleared: left to renew_sessions it would show a
+    tick longer, so the ending step makes that call; a caller's change leaves it to the timer."""
+    end = T0 + timedelta(hours=1)
+    current = replace(session_hold("Busy", "InACall", 60), graph_session=graph_session("Busy", "InACall"))
+    assert plan(current, end) == [ClearSession()]
+    assert changes(current, current, end) == []
+    assert changes(current, current, end, ending=True) == [ClearSession()]
+    preferred = PreferredHold("Busy", "Busy", end, False, "s1#1", T0, end)
+    current = Hold(USER, "alice", preferred=preferred)
+    assert changes(current, current, end) == []
+    assert changes(current, current, end, ending=True) == [ClearPreferred()]
+    # and the one application session due then: here the keep-alive taking over from the step's session
+    keep_alive = PreferredHold(
+        "Busy", "Busy", end + timedelta(hours=2), True, "api", T0, end + timedelta(hours=2)
+    )
+    current = replace(session_hold("Busy", "InACall", 60), preferred=keep_alive)
+    current = replace(current, graph_session=graph_session("Busy", "InACall"))
+    assert changes(current, current, end) == []
+    assert changes(current, current, end, ending=True) == [SetSession("Away", "Away", timedelta(hours=2))]
+
+
+def test_after_a_refused_change_only_what_graph_did_is_kept():
+    """The caller set a session and a preferred presence; Graph took the session, refused the preferred one.
+    The caller's intent is dropped, Graph's session is recorded, the failure state stays the hold's own."""
+    failure = Failure("graphThrottled", "x", T0 - timedelta(minutes=1))
+    current = Hold(USER, "alice", attempts=2, last_error=failure)
+    outcome = replace(
+        session_hold("Busy", "InACall", 60),
+        preferred=PreferredHold("Busy", "Busy", T0 + timedelta(hours=1), False, "api", T0, T0),
+        graph_session=graph_session("Busy", "InACall", hours=1),
+        attempts=0,
+        last_error=None,
+    )
+    undone = undo_change(current, outcome, [SetSession("Busy", "InACall", timedelta(hours=1))])
+    assert undone.session is None  # the explicit hold was the caller's intent
+    assert undone.preferred is None
+    assert undone.graph_session == outcome.graph_session  # but Graph shows the session: so do our records
+    assert (undone.attempts, undone.last_error) == (2, failure)
+
+
+@pytest.mark.parametrize(
+    ("done", "kept"),
+    [
+        ([], set()),
+        ([SetSession("Busy", "InACall", timedelta(hours=1))], set()),
+        ([SetPreferred("Busy", "Busy", timedelta(hours=1))], {"preferred"}),
+        ([ClearPreferred()], {"preferred"}),
+        ([ClearSession(), ClearPreferred()], {"preferred"}),
+        ([SetMessage("Back soon", None)], {"message"}),
+        ([ClearMessage()], {"message"}),
+        ([ClearPreferred(), ClearMessage()], {"preferred", "message"}),
+    ],
+)
+def test_a_part_graph_changed_takes_the_outcome_and_every_other_part_stays_as_it_was(done, kept):
+    before = Hold(
+        USER,
+        "alice",
+        preferred=PreferredHold("Away", "Away", T0 + timedelta(hours=2), False, "api", T0, T0),
+        message=MessageHold("Lunch", None, "api", T0),
+    )
+    after = replace(
+        before,
+        preferred=PreferredHold("Busy", "Busy", T0 + timedelta(hours=1), False, "api", T0, T0),
+        message=MessageHold("Back soon", None, "api", T0),
+    )
+    undone = undo_change(before, after, done)
+    assert undone.preferred == (after if "preferred" in kept else before).preferred
+    assert undone.message == (after if "message" in kept else before).message

@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.platform.errors import ServiceError
@@ -230,6 +233,59 @@ def test_public_addresses_are_public_in_each_family_and_form(address):
     assert may_connect(address, allow_loopback=False)
     host = f"[{address}]" if ":" in address else address
     assert check_callback_url(f"https://{host}/hook", allow_loopback_http=False)
+
+
+# The first and last public addresses around the blocks that are not: the rule is no wider than IANA's.
+BLOCK_EDGES = [
+    "100.63.255.255",  # below shared address space 100.64.0.0/10
+    "100.128.0.0",  # above it
+    "172.15.255.255",  # around private 172.16.0.0/12
+    "172.32.0.0",
+    "192.167.255.255",  # around private 192.168.0.0/16
+    "192.169.0.0",
+    "198.17.255.255",  # around benchmarking 198.18.0.0/15
+    "198.20.0.0",
+    "223.255.255.255",  # the last before multicast
+    "3fff:1000::1",  # just past documentation 3fff::/20
+]
+
+
+@pytest.mark.parametrize("address", BLOCK_EDGES)
+def test_the_addresses_next_to_a_special_purpose_block_are_public(address):
+    assert is_public_address(address)
+
+
+@pytest.mark.parametrize("address", ["224.0.0.0", "3fff:fff:ffff::1", "100.64.0.0", "172.31.255.255"])
+def test_the_first_and_last_address_of_a_block_are_not_public(address):
+    assert not is_public_address(address)
+
+
+@pytest.mark.parametrize("text", ["example.com", "", "1.2.3", "[::1]", "08.8.8.8", " 8.8.8.8", "8.8.8.8/32"])
+def test_what_is_not_an_ip_address_is_a_value_error_for_the_caller_to_resolve(text):
+    """Callers tell names from addresses by this: a name is resolved (or refused) by them, never passed."""
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        is_public_address(text)
+
+
+IPV4 = st.builds(lambda n: str(ipaddress.IPv4Address(n)), st.integers(0, 2**32 - 1))
+
+
+@given(address=IPV4)
+def test_an_ipv6_form_that_reaches_an_ipv4_address_is_as_public_as_it(address):
+    """Mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) forms reach the IPv4 address
+    itself; Teredo (2001::/32) and IPv4-compatible (::a.b.c.d) forms are never public."""
+    public = is_public_address(address)
+    packed = ipaddress.IPv4Address(address).packed
+    mapped = ipaddress.IPv6Address(bytes(10) + b"\xff\xff" + packed)
+    nat64 = ipaddress.IPv6Address(bytes.fromhex("0064ff9b") + bytes(8) + packed)
+    sixtofour = ipaddress.IPv6Address(b"\x20\x02" + packed + bytes(10))
+    teredo = ipaddress.IPv6Address(
+        bytes.fromhex("20010000") + bytes.fromhex("08080808") + bytes(4) + bytes(b ^ 0xFF for b in packed)
+    )
+    compatible = ipaddress.IPv6Address(bytes(12) + packed)
+    assert [is_public_address(str(ip)) for ip in (mapped, nat64, sixtofour)] == [public] * 3
+    assert not is_public_address(str(teredo))
+    assert not is_public_address(str(compatible))
 
 
 def test_the_platform_address_is_refused_with_a_clear_reason():
