@@ -1,8 +1,8 @@
 """What the service holds for a user, and what must happen to it at `now`: the functional core of the
-presence facade and of `renew_sessions`. Pure: the clock comes in, decisions come out.
+presence facade and of `renew_sessions`. Pure: the clock comes in, decisions come out."""
 
-One application has exactly one Graph session per user, so a user's explicit session hold and the
-session that keeps a preferred presence visible share it: the explicit one wins while it lasts."""
+# One application has exactly one Graph session per user, so a user's explicit session hold and the
+# session that keeps a preferred presence visible share it: the explicit one wins while it lasts.
 
 from __future__ import annotations
 

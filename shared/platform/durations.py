@@ -1,7 +1,7 @@
-"""ISO 8601 durations, the form Graph's Edm.Duration travels in (`PT4H`, `PT1H10M`, `P7D`).
+"""ISO 8601 durations, the form Graph's Edm.Duration travels in (`PT4H`, `PT1H10M`, `P7D`)."""
 
-msgraph-sdk would serialize a timedelta as str(timedelta) ("4:00:00"), which Graph refuses, so the
-service always hands it these strings."""
+# msgraph-sdk would serialize a timedelta as str(timedelta) ("4:00:00"), which Graph refuses, so the
+# service always hands it these strings.
 
 from __future__ import annotations
 

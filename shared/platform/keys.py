@@ -1,9 +1,8 @@
-"""Table key encoding: the one place user input becomes a PartitionKey or RowKey.
+"""Table key encoding: the one place user input becomes a PartitionKey or RowKey."""
 
-Azure Table keys may not contain / \\ # ? or control characters (U+0000-U+001F, U+007F-U+009F); we
-percent-encode those and % itself, so the encoding is reversible. It does not keep plain text's order
-('a#' < 'a$', but 'a%23' > 'a$'): a range read over such keys sorts the encoded keys themselves.
-"""
+# Azure Table keys may not contain / \ # ? or control characters (U+0000-U+001F, U+007F-U+009F); we
+# percent-encode those and % itself, so the encoding is reversible. It does not keep plain text's order
+# ('a#' < 'a$', but 'a%23' > 'a$'): a range read over such keys sorts the encoded keys themselves.
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Caps that hold under concurrency (live schedules per user, watches per signed-in user): a counter row per
 (kind, owner) in Table storage, taken with an ETag compare-and-swap before the create and given back when
-the thing is deleted.
+the thing is deleted."""
 
-A counter can only run high (a create that crashed after taking, a delete that crashed before giving
-back, a schedule that completed or a watch the purge removed): when it says full, the real rows are
-counted and the counter set to that, but only once nothing can still be in flight, i.e. when it last
-moved more than RECONCILE_AFTER ago (a function's timeout). So capacity is never lost for longer than
-that, and a count is made at most once per RECONCILE_AFTER per full owner, however often it asks."""
+# A counter can only run high (a create that crashed after taking, a delete that crashed before giving
+# back, a schedule that completed or a watch the purge removed): when it says full, the real rows are
+# counted and the counter set to that, but only once nothing can still be in flight, i.e. when it last
+# moved more than RECONCILE_AFTER ago (a function's timeout). So capacity is never lost for longer than
+# that, and a count is made at most once per RECONCILE_AFTER per full owner, however often it asks.
 
 from __future__ import annotations
 

@@ -1,34 +1,34 @@
 """A schedule's occurrences and what is due at `now`: the pure recurrence core of `apply_schedules`.
-Validates start/end/timeZone/recurrence as api.md says (400s naming the field); no storage, no Graph.
+Validates start/end/timeZone/recurrence as api.md says (400s naming the field); no storage, no Graph."""
 
-Choices, in one place:
-- **Wall clock.** The RRULE is evaluated in `timeZone` with DTSTART = the local start, so 09:00 stays 09:00
-  local across daylight-saving changes. Each occurrence ends at its local start + (local end - local start)
-  in wall-clock terms, then becomes an instant: a 09:00-12:00 occurrence on a change day still ends at
-  12:00 local (so it lasts 2 or 4 hours of elapsed time, not 3). This departs on purpose from RFC 5545
-  §3.8.5.3 (which keeps the exact duration): people mean "until 12:00". Where a change makes that end
-  fall at or before the start (a start in the spring-forward gap whose end lies just after the gap), the
-  occurrence lasts the elapsed `end - start` instead.
-- **Gap and fold.** A local time that does not exist (spring forward) or repeats (fall back) is read as
-  RFC 5545 §3.3.5 and §3.8.5.3 say, which is zoneinfo's fold=0 and what `parse_until` does: a missing
-  02:30 takes the offset from before the gap (it happens at 03:30 local, the elapsed hour after 01:30);
-  a repeated 02:30 is the first one (summer time).
-- **Bounds.** An open-ended rule is honoured for its first MAX_OCCURRENCES occurrences within
-  HORIZON of its start; every query stops there. dateutil's own loop only ends at year 9999 when a
-  rule stops matching (a rule that never matches again would loop for ~8,000 years), so the rule is
-  evaluated in a frame moved by whole 400-year Gregorian cycles, which repeat the calendar exactly (same
-  weekdays, same leap years), to end just after the horizon: even such a rule stops within
-  HORIZON + 400 years of iteration (about 0.4 s at worst, paid only when no further occurrence exists).
-- **DTSTART.** `start` gives the time of day and the first date from which the rule applies; as in
-  dateutil, it is an occurrence only when it matches the rule (RFC 5545 leaves the other case undefined).
-- Times are kept to the second (RFC 5545 has no fractions; dateutil drops them from DTSTART).
-- **Resuming.** A `Mark` names a known occurrence (its index, its number in the rule before any is dropped,
-  its local start). Evaluation resumes there instead of at the series' first occurrence, so a query
-  costs the same at any age: dateutil's rule restarts at the rule period (day, WKST week, month, year)
-  holding the mark, which is one of the periods the original iteration visits (same INTERVAL phase,
-  same BYSETPOS set, same BY* defaults since those stay the original DTSTART's), and COUNT,
-  MAX_OCCURRENCES and the overlap trimming carry on from the mark's numbers. A query uses the series' mark
-  only where the answer cannot depend on occurrences before it; otherwise it iterates from the start."""
+# Choices, in one place:
+# - **Wall clock.** The RRULE is evaluated in `timeZone` with DTSTART = the local start, so 09:00 stays 09:00
+#   local across daylight-saving changes. Each occurrence ends at its local start + (local end - local start)
+#   in wall-clock terms, then becomes an instant: a 09:00-12:00 occurrence on a change day still ends at
+#   12:00 local (so it lasts 2 or 4 hours of elapsed time, not 3). This departs on purpose from RFC 5545
+#   §3.8.5.3 (which keeps the exact duration): people mean "until 12:00". Where a change makes that end
+#   fall at or before the start (a start in the spring-forward gap whose end lies just after the gap), the
+#   occurrence lasts the elapsed `end - start` instead.
+# - **Gap and fold.** A local time that does not exist (spring forward) or repeats (fall back) is read as
+#   RFC 5545 §3.3.5 and §3.8.5.3 say, which is zoneinfo's fold=0 and what `parse_until` does: a missing
+#   02:30 takes the offset from before the gap (it happens at 03:30 local, the elapsed hour after 01:30);
+#   a repeated 02:30 is the first one (summer time).
+# - **Bounds.** An open-ended rule is honoured for its first MAX_OCCURRENCES occurrences within
+#   HORIZON of its start; every query stops there. dateutil's own loop only ends at year 9999 when a
+#   rule stops matching (a rule that never matches again would loop for ~8,000 years), so the rule is
+#   evaluated in a frame moved by whole 400-year Gregorian cycles, which repeat the calendar exactly (same
+#   weekdays, same leap years), to end just after the horizon: even such a rule stops within
+#   HORIZON + 400 years of iteration (about 0.4 s at worst, paid only when no further occurrence exists).
+# - **DTSTART.** `start` gives the time of day and the first date from which the rule applies; as in
+#   dateutil, it is an occurrence only when it matches the rule (RFC 5545 leaves the other case undefined).
+# - Times are kept to the second (RFC 5545 has no fractions; dateutil drops them from DTSTART).
+# - **Resuming.** A `Mark` names a known occurrence (its index, its number in the rule before any is dropped,
+#   its local start). Evaluation resumes there instead of at the series' first occurrence, so a query
+#   costs the same at any age: dateutil's rule restarts at the rule period (day, WKST week, month, year)
+#   holding the mark, which is one of the periods the original iteration visits (same INTERVAL phase,
+#   same BYSETPOS set, same BY* defaults since those stay the original DTSTART's), and COUNT,
+#   MAX_OCCURRENCES and the overlap trimming carry on from the mark's numbers. A query uses the series' mark
+#   only where the answer cannot depend on occurrences before it; otherwise it iterates from the start.
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """What starting or ending one occurrence of a schedule does to the user's hold: pure, like
-shared/holds/rules.py, whose plan then turns the hold into Graph calls.
+shared/holds/rules.py, whose plan then turns the hold into Graph calls."""
 
-Parts a schedule sets carry its occurrence as owner ("<id>#<version>.<index>"), so a retried start or
-end finds its own work done, an end only undoes what that occurrence set and nobody changed since, and a
-PATCHed schedule never takes what its previous version left for its own.
-Overlaps: the later start wins while it runs; when it ends, the earlier schedule still running (its
-`successor` here) shows again."""
+# Parts a schedule sets carry its occurrence as owner ("<id>#<version>.<index>"), so a retried start or
+# end finds its own work done, an end only undoes what that occurrence set and nobody changed since, and a
+# PATCHed schedule never takes what its previous version left for its own.
+# Overlaps: the later start wins while it runs; when it ends, the earlier schedule still running (its
+# `successor` here) shows again.
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""The `apply_schedules` timer: for every schedule that is due, start, end or skip its occurrence.
+"""The `apply_schedules` timer: for every schedule that is due, start, end or skip its occurrence."""
 
-Each step claims the schedule row by ETag (with a lease entry in the due index) before touching Graph,
-applies the occurrence to the user's hold through the holds service (which claims the hold row too),
-and then records what was done and when to look again. A retried, overlapping or crashed tick finds
-the step claimed, or its work already owned by the occurrence, so nothing is applied twice or lost."""
+# Each step claims the schedule row by ETag (with a lease entry in the due index) before touching Graph,
+# applies the occurrence to the user's hold through the holds service (which claims the hold row too),
+# and then records what was done and when to look again. A retried, overlapping or crashed tick finds
+# the step claimed, or its work already owned by the occurrence, so nothing is applied twice or lost.
 
 from __future__ import annotations
 
