@@ -174,6 +174,15 @@ def _instant(value: str, time_zone: str | None, field: str) -> datetime:
         raise invalid_field("invalidTime", field, "This time is out of range.") from None
 
 
+def _wall(value: str, instant: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock time in `zone` a start or end names: as written when it has no offset (so a daily
+    02:00 first falling in a spring-forward gap stays 02:00 on the days that have one), else its instant's."""
+    written = datetime.fromisoformat(value).replace(microsecond=0)
+    if written.tzinfo is None:
+        return written
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class _Rule:
     parts: str  # what dateutil evaluates: everything but COUNT and UNTIL
@@ -457,8 +466,8 @@ def parse_series(
 
     assert zone is not None
     rule = _split_rule(recurrence)
-    local_start = start_at.astimezone(zone).replace(tzinfo=None)
-    local_end = end_at.astimezone(zone).replace(tzinfo=None)
+    local_start = _wall(start, start_at, zone)
+    local_end = _wall(end, end_at, zone)
     series = Series(
         start_at,
         end_at,

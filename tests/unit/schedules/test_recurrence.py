@@ -491,6 +491,10 @@ def test_a_daily_series_keeps_its_local_times_wherever_they_exist(zone, first_da
     tz = ZoneInfo(zone)
     first = datetime(first_day.year, first_day.month, first_day.day, hour, minute)
     last = first + timedelta(minutes=minutes)
+    if last.replace(tzinfo=tz).astimezone(UTC) <= first.replace(tzinfo=tz).astimezone(UTC):  # start in a gap
+        with pytest.raises(ServiceError, match="invalidTime"):
+            parse_series(first.isoformat(), last.isoformat(), zone, "FREQ=DAILY;COUNT=60", utc(2026, 1, 1))
+        return
     s = parse_series(first.isoformat(), last.isoformat(), zone, "FREQ=DAILY;COUNT=60", utc(2026, 1, 1))
 
     def exists(wall: datetime) -> bool:
@@ -505,6 +509,17 @@ def test_a_daily_series_keeps_its_local_times_wherever_they_exist(zone, first_da
         if exists(wall_start) and exists(wall_end):
             assert o.end.astimezone(tz).replace(tzinfo=None) == wall_end
         assert o.start < o.end
+
+
+def test_a_daily_series_whose_first_start_falls_in_a_gap_keeps_its_time_on_the_days_after():
+    """02:00 does not exist in New York on 2027-03-14: that occurrence starts at 03:00 (the offset from
+    before the gap), and every later one at 02:00 again, as written, not at the first one's 03:00."""
+    s = parse_series(
+        "2027-03-14T02:00:00", "2027-03-14T02:30:00", "America/New_York", "FREQ=DAILY;COUNT=3", None
+    )
+    tz = ZoneInfo("America/New_York")
+    walls = [(o.start.astimezone(tz).hour, o.end.astimezone(tz).strftime("%H:%M")) for o in occurrences(s)]
+    assert walls == [(3, "03:30"), (2, "02:30"), (2, "02:30")]
 
 
 # --- limits: how often, how long, how far ahead -------------------------------------------------------
