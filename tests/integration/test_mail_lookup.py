@@ -12,6 +12,8 @@ from shared.errors import ServiceError
 from shared.service import Services
 from shared.users import parse_user
 
+pytestmark = pytest.mark.usefixtures("both_readings")
+
 
 def inner(journal, path: str) -> list:
     return [e for e in journal if e.batch_request_id is not None and e.path == path]
