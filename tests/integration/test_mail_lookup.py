@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from azure.data.tables.aio import TableClient
 
 from shared.errors import ServiceError
 from shared.service import Services
@@ -33,7 +34,9 @@ async def seed_with_aliases(graph, count: int) -> dict[str, str]:
     return {f"first.last{n:03d}@mail.test": u["id"] for n, u in enumerate(seeded)}
 
 
-async def test_aliases_resolve_by_mail_in_batches_and_are_cached(services: Services, graph):
+async def test_aliases_resolve_by_mail_in_batches_and_are_cached(
+    services: Services, graph, azurite, both_readings
+):
     aliases = await seed_with_aliases(graph, 45)
     await graph.clear_journal()
 
@@ -42,7 +45,14 @@ async def test_aliases_resolve_by_mail_in_batches_and_are_cached(services: Servi
     assert result.errors == []
     assert {p.user: p.user_id for p in result.value} == aliases
     journal = await graph.journal()
-    assert len([e for e in journal if e.path == "/v1.0/$batch"]) == 2 * math.ceil(45 / 20)
+    batches = [e for e in journal if e.path == "/v1.0/$batch"]
+    assert len(batches) == 2 * math.ceil(45 / 20)
+    order = "shuffled" if both_readings == "default" else "given"  # answers matched by id either way
+    assert all(b.readings == (f"batchOrder={order}",) for b in batches if len(b.body["requests"]) > 1)
+    table = TableClient.from_connection_string(azurite.connection_string, services.tables.name("UserCache"))
+    async with table:
+        cached = {row["RowKey"]: row["UserId"] async for row in table.list_entities()}
+    assert cached == aliases  # each alias cached with its own user, whichever order Graph answered in
     assert len(inner(journal, "/v1.0/users")) == 45  # each alias once by mail, after its UPN 404
     by_mail = inner(journal, "/v1.0/users")[0]
     assert by_mail.query["$filter"].startswith("mail eq '")

@@ -131,6 +131,8 @@ async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
     available = SessionRequest(availability="Available", activity="Available", duration_minutes=60)
     await services.holding.hold_session("test", ALICE_ID, available)
     await services.watcher.tick()
+    [created] = [w for w, _ in await services.watches.store.all()]
+    before = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}[ALICE_ID]
     await graph.clear_journal()
     await travel(services, graph, minutes=6)  # an app's Available session fades after 5 minutes
     await services.watcher.tick()
@@ -140,6 +142,11 @@ async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
     [read] = await graph.journal(path="/getPresencesByUserId")
     bumped = "true" if both_readings == "default" else "false"
     assert f"sequenceOnComputedChange={bumped}" in read.readings  # the reading really answered the read
+    after = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}[ALICE_ID]
+    assert before is not None
+    assert after is not None
+    assert (after.availability, after.activity) == ("Available", "AvailableInactive")  # the stored baseline
+    assert (after.sequence_number != before.sequence_number) == (bumped == "true")
 
 
 async def test_a_filter_lets_through_only_the_presences_it_lists(at_t0, graph, receiver):
