@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -134,7 +135,14 @@ def check_650_ids(p: Probe) -> Row:
 def check_empty_content_clears(p: Probe) -> Row:
     user_id = p.user_id(p.user_a)
     path = f"/users/{user_id}/presence/setStatusMessage"
-    p.call("POST", path, {"statusMessage": {"message": {"content": PROBE_MESSAGE, "contentType": "text"}}})
+    # The probe expires by itself in 10 minutes should the empty content not clear it.
+    expiry = (datetime.now(UTC) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    probe = {"content": PROBE_MESSAGE, "contentType": "text"}
+    p.call(
+        "POST",
+        path,
+        {"statusMessage": {"message": probe, "expiryDateTime": {"dateTime": expiry, "timeZone": "UTC"}}},
+    )
     cleared = p.call("POST", path, {"statusMessage": {"message": {"content": "", "contentType": "text"}}})
     shown = p.call("GET", f"/users/{user_id}/presence").json().get("statusMessage") or {}
     content = ((shown.get("message") or {}).get("content")) or ""
@@ -148,9 +156,11 @@ def check_preferred_range(p: Probe) -> Row:
     user_id = p.user_id(p.user_b)
     path = f"/users/{user_id}/presence/setUserPreferredPresence"
     body = {"availability": "Busy", "activity": "Busy"}
-    shortest = p.call("POST", path, body | {"expirationDuration": "PT5M"})
-    too_short = p.call("POST", path, body | {"expirationDuration": "PT4M"})
-    p.call("POST", f"/users/{user_id}/presence/clearUserPreferredPresence")
+    try:
+        shortest = p.call("POST", path, body | {"expirationDuration": "PT5M"})
+        too_short = p.call("POST", path, body | {"expirationDuration": "PT4M"})
+    finally:
+        p.call("POST", f"/users/{user_id}/presence/clearUserPreferredPresence")
     ok = shortest.status_code == 200 and too_short.status_code == 400
     seen = f"PT5M {shortest.status_code}, PT4M {too_short.status_code}"
     return Row("preferred duration range", "ok" if ok else "differs", seen, _rid(shortest))

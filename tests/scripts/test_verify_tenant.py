@@ -102,6 +102,9 @@ async def test_a_long_run_tells_each_reading_and_cleans_up(server, control, monk
     assert after_fade.readings == (
         f"sequenceOnComputedChange={'true' if readings == 'default' else 'false'}",
     )
+    probe, emptied = [e for e in journal if e.path.endswith("/setStatusMessage")]
+    assert (probe.status, emptied.status) == (200, 200)
+    assert "expiryDateTime" in probe.body["statusMessage"]  # it would expire by itself
     touched = {
         e.path.split("/")[3] for e in journal if e.method == "POST" and e.path.startswith("/v1.0/users/")
     }
