@@ -213,15 +213,18 @@ class EmulatorControl:
         batch_ids_case_insensitive: bool | None = None,
         sequence_on_computed_change: bool | None = None,
         unknown_presence_ids: str | None = None,
+        out_of_office_over_held: str | None = None,
     ) -> dict[str, Any]:
         """Change the named switches (the others keep their value); reset() restores the defaults.
-        batch_order "shuffled" | "given"; unknown_presence_ids "omitted" | "error"."""
+        batch_order "shuffled" | "given"; unknown_presence_ids "omitted" | "error";
+        out_of_office_over_held "kept" | "shown"."""
         body = {
             "batchOrder": batch_order,
             "batchSeed": batch_seed,
             "batchIdsCaseInsensitive": batch_ids_case_insensitive,
             "sequenceOnComputedChange": sequence_on_computed_change,
             "unknownPresenceIds": unknown_presence_ids,
+            "outOfOfficeOverHeld": out_of_office_over_held,
         }
         return await self._call("PUT", "/readings", json={k: v for k, v in body.items() if v is not None})
 

@@ -27,7 +27,7 @@ from localdev.graph.emulator import EMULATOR, Emulator
 from localdev.graph.errors import GraphError, bad_request
 from localdev.graph.faults import DEFAULT_RETRY_AFTER, FaultRule, RandomFaults, RetryAfterForm
 from localdev.graph.handlers import new_assignment_id
-from localdev.graph.readings import BatchOrder, UnknownPresenceIds
+from localdev.graph.readings import BatchOrder, OutOfOfficeOverHeld, UnknownPresenceIds
 from localdev.graph.resources import app_role_assignment_resource
 from localdev.graph.state import (
     AppRole,
@@ -160,6 +160,7 @@ class ReadingsIn(_Body):
     batch_ids_case_insensitive: bool | None = None
     sequence_on_computed_change: bool | None = None
     unknown_presence_ids: UnknownPresenceIds | None = None
+    out_of_office_over_held: OutOfOfficeOverHeld | None = None
 
 
 class LatencyIn(_Body):
@@ -369,7 +370,9 @@ def user_state(emulator: Emulator, user: User) -> dict[str, Any]:
     """Everything the emulator holds for a user, as it stands at the emulator's now (instants in UTC)."""
     now = emulator.clock.now()
     record = emulator.tenant.presence(user.id)
-    shown = shown_presence(record, now)
+    shown = shown_presence(
+        record, now, out_of_office_over_held=emulator.readings.out_of_office_over_held == "shown"
+    )
     preferred = live_preferred(record, now)
     message = live_status_message(record, now)
 

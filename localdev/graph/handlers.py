@@ -46,6 +46,7 @@ from localdev.graph.state import (
     SessionKind,
     StatusMessage,
     User,
+    out_of_office_over_held_matters,
     sequence_number,
 )
 from localdev.graph.wire import GraphRequest, GraphResponse
@@ -408,13 +409,16 @@ def _presence(ctx: Context, user: User, context: str | None) -> dict[str, Any]:
     readings = ctx.emulator.readings
     if sequence_number(record, ctx.now) != sequence_number(record, ctx.now, computed_bumps=False):
         readings.note("sequenceOnComputedChange", readings.sequence_on_computed_change)  # it mattered
+    if out_of_office_over_held_matters(record, ctx.now):
+        readings.note("outOfOfficeOverHeld", readings.out_of_office_over_held)
     return presence_resource(
         user.id,
         record,
         ctx.now,
         reveal_expiry=ctx.caller.is_user(user.id),
         context=context,
-        computed_bumps=ctx.emulator.readings.sequence_on_computed_change,
+        computed_bumps=readings.sequence_on_computed_change,
+        out_of_office_over_held=readings.out_of_office_over_held == "shown",
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 BatchOrder = Literal["shuffled", "given"]
 UnknownPresenceIds = Literal["omitted", "error"]
+OutOfOfficeOverHeld = Literal["kept", "shown"]
 
 
 @dataclass
@@ -22,6 +23,9 @@ class Readings:
     sequence_on_computed_change: bool = True
     # Undocumented: getPresencesByUserId with an id Graph does not know leaves it out, or fails (a guess).
     unknown_presence_ids: UnknownPresenceIds = "omitted"
+    # Undocumented: out of office over a presence busier than Available (a held Busy/InACall, Do not
+    # disturb): that activity kept (Busy/InACall), or out of office shown in it (Busy/OutOfOffice).
+    out_of_office_over_held: OutOfOfficeOverHeld = "kept"
     batch_rng: random.Random = field(init=False, repr=False, compare=False)
     # The readings that made a difference to the answer being built (handlers run one at a time).
     _applied: list[str] = field(init=False, repr=False, compare=False)

@@ -179,10 +179,11 @@ def presence_resource(
     reveal_expiry: bool,
     context: str | None,
     computed_bumps: bool = True,
+    out_of_office_over_held: bool = False,
 ) -> dict[str, Any]:
     """A presence in Graph's shape. `reveal_expiry` is False when an app reads another user's presence:
     Graph then leaves statusMessage.expiryDateTime and publishedDateTime out."""
-    shown = shown_presence(record, now)
+    shown = shown_presence(record, now, out_of_office_over_held=out_of_office_over_held)
     body: dict[str, Any] = {"@odata.context": context} if context else {}
     body.update(
         {

@@ -182,18 +182,23 @@ def live_status_message(record: PresenceRecord, now: datetime) -> StatusMessage 
     return message if message is not None and message.is_live(now) else None
 
 
-def shown_presence(record: PresenceRecord, now: datetime) -> Shown:
+def shown_presence(record: PresenceRecord, now: datetime, *, out_of_office_over_held: bool = False) -> Shown:
     """Graph's aggregation: a preferred presence wins while at least one session is live; otherwise the
     highest-precedence live session (a faded session ranks by what it shows); no session: Offline. Out of
     office shows in the activity where nothing more telling does: Available reads Available/OutOfOffice,
-    no session Offline/OutOfOffice (what Teams shows; a call or Do not disturb keeps its own activity)."""
-    return _with_out_of_office(_aggregated(record, now), record.out_of_office.is_out_of_office)
-
-
-def _with_out_of_office(shown: Shown, out_of_office: bool) -> Shown:
-    if out_of_office and shown.availability in ("Available", "Offline"):
+    no session Offline/OutOfOffice (what Teams shows). Over anything busier (a call, Do not disturb) the
+    activity is kept, or with `out_of_office_over_held` replaced too (the other reading, readings.py)."""
+    shown = _aggregated(record, now)
+    if record.out_of_office.is_out_of_office and (
+        shown.availability in ("Available", "Offline") or out_of_office_over_held
+    ):
         return Shown(shown.availability, "OutOfOffice")
     return shown
+
+
+def out_of_office_over_held_matters(record: PresenceRecord, now: datetime) -> bool:
+    """Whether the out-of-office reading changes what this record shows now (for the journal)."""
+    return shown_presence(record, now) != shown_presence(record, now, out_of_office_over_held=True)
 
 
 def _aggregated(record: PresenceRecord, now: datetime) -> Shown:

@@ -293,3 +293,24 @@ async def test_a_failing_start_is_recorded_retried_with_back_off_and_failed_afte
     schedule = (await api.get(url)).body
     assert (schedule["status"], schedule["attempts"]) == ("failed", 5)
     assert len(await graph.journal(path="/setStatusMessage")) == 5
+
+
+@pytest.mark.parametrize("reading", ["kept", "shown"])
+async def test_skip_when_out_of_office_holds_in_a_call_whichever_way_graph_shows_it(
+    api, graph, clock, reading
+):
+    # Out of office over a call: Graph may keep the call's activity or show OutOfOffice (Readings); the
+    # skip reads outOfOfficeSettings, so the occurrence is skipped either way.
+    await graph.set_readings(out_of_office_over_held=reading)
+    body = one_off("Standup", "2026-11-23T09:00:00", "2026-11-23T09:15:00", timeZone="UTC")
+    created = (await api.post("/api/schedules", json=body | {"skipWhenOutOfOffice": True})).body
+    await clock.set(at("2026-11-23T08:00:00"))
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InACall")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "On leave"})
+    await tick_at(api, clock, "2026-11-23T09:00:00")
+    assert await messages_sent(graph) == []
+    [read] = [e for e in await graph.journal(path=f"/users/{ALICE_ID}/presence") if e.method == "GET"]
+    assert read.readings == (f"outOfOfficeOverHeld={reading}",)
+    newest = (await api.get(f"/api/audit?user={ALICE_ID}")).body["value"][0]
+    assert (newest["operation"], newest["outcome"]) == ("schedule.skip", "outOfOffice")
+    assert (await api.get(f"/api/schedules/{created['id']}")).body["status"] == "completed"

@@ -25,6 +25,7 @@ async def test_the_defaults_are_the_documented_readings(control):
         "batchIdsCaseInsensitive": True,
         "sequenceOnComputedChange": True,
         "unknownPresenceIds": "omitted",
+        "outOfOfficeOverHeld": "kept",
     }
     await control.set_readings(unknown_presence_ids="error", batch_order="given")
     await control.reset()
@@ -131,3 +132,27 @@ async def test_the_journal_names_the_readings_that_shaped_an_answer(graph, contr
         ("getPresencesByUserId", ("unknownPresenceIds=error",)),
         ("presence", ("sequenceOnComputedChange=false",)),
     ]
+
+
+@pytest.mark.parametrize(("reading", "activity"), [("kept", "InACall"), ("shown", "OutOfOffice")])
+async def test_out_of_office_over_a_call_keeps_its_activity_or_shows_out_of_office(
+    graph, control, reading, activity
+):
+    await control.set_readings(out_of_office_over_held=reading)
+    await control.add_session(ALICE_ID, "teams-desktop", "Busy", "InACall")
+    await control.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": None})
+    body = await graph.json(await graph.get(PRESENCE))
+    assert (body["availability"], body["activity"]) == ("Busy", activity)
+    assert (await control.user_state(ALICE_ID))["activity"] == activity
+    [read] = await control.journal(path="/presence")
+    assert read.readings == (f"outOfOfficeOverHeld={reading}",)
+
+
+async def test_out_of_office_over_available_is_documented_and_not_switched(graph, control):
+    await control.set_readings(out_of_office_over_held="shown")
+    await control.add_session(ALICE_ID, "teams-desktop", "Available", "Available")
+    await control.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": None})
+    body = await graph.json(await graph.get(PRESENCE))
+    assert (body["availability"], body["activity"]) == ("Available", "OutOfOffice")
+    [read] = await control.journal(path="/presence")
+    assert read.readings == ()  # the reading made no difference here

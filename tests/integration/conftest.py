@@ -43,11 +43,14 @@ async def graph(emulator_url: str) -> AsyncIterator[EmulatorControl]:
 
 # Graph's undocumented behaviours, read the other way from the emulator's defaults (localdev/graph/README.md,
 # "Readings"). A module with `pytestmark = pytest.mark.usefixtures("both_readings")` runs against both.
-# (`batch_ids_case_insensitive` is left as documented: the product's batch ids are numbers, with no case.)
+# Every switch is flipped, `batch_ids_case_insensitive` too (the product's batch ids are numbers, with no
+# case: it holds either way, and this shows it).
 OTHER_READINGS = {
     "batch_order": "given",
+    "batch_ids_case_insensitive": False,
     "sequence_on_computed_change": False,
     "unknown_presence_ids": "error",
+    "out_of_office_over_held": "shown",
 }
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from azure.data.tables.aio import TableClient
 
 from shared.app import Services
 from shared.directory.ids import parse_user
 from shared.platform.errors import ServiceError
+
+pytestmark = pytest.mark.usefixtures("both_readings")
 
 
 def inner(journal, path: str) -> list:
@@ -31,7 +34,9 @@ async def seed_with_aliases(graph, count: int) -> dict[str, str]:
     return {f"first.last{n:03d}@mail.test": u["id"] for n, u in enumerate(seeded)}
 
 
-async def test_aliases_resolve_by_mail_in_batches_and_are_cached(services: Services, graph):
+async def test_aliases_resolve_by_mail_in_batches_and_are_cached(
+    services: Services, graph, azurite, both_readings
+):
     aliases = await seed_with_aliases(graph, 45)
     await graph.clear_journal()
 
@@ -40,11 +45,21 @@ async def test_aliases_resolve_by_mail_in_batches_and_are_cached(services: Servi
     assert result.errors == []
     assert {p.user: p.user_id for p in result.value} == aliases
     journal = await graph.journal()
-    assert len([e for e in journal if e.path == "/v1.0/$batch"]) == 2 * math.ceil(45 / 20)
+    batches = [e for e in journal if e.path == "/v1.0/$batch"]
+    assert len(batches) == 2 * math.ceil(45 / 20)
+    order = "shuffled" if both_readings == "default" else "given"  # answers matched by id either way
+    assert all(b.readings == (f"batchOrder={order}",) for b in batches if len(b.body["requests"]) > 1)
+    table = TableClient.from_connection_string(azurite.connection_string, services.tables.name("UserCache"))
+    async with table:
+        cached = {row["RowKey"]: row["UserId"] async for row in table.list_entities()}
+    assert cached == aliases  # each alias cached with its own user, whichever order Graph answered in
     assert len(inner(journal, "/v1.0/users")) == 45  # each alias once by mail, after its UPN 404
     by_mail = inner(journal, "/v1.0/users")[0]
     assert by_mail.query["$filter"].startswith("mail eq '")
     assert "proxyAddresses/any(x:x eq 'smtp:" in by_mail.query["$filter"]
+    # Graph serves `eq` on both by default: no advanced query, whose answers are only eventually consistent.
+    assert "$count" not in by_mail.query
+    assert "consistencylevel" not in {name.lower() for name in by_mail.headers}
 
     await graph.clear_journal()
     again = await services.presence.query([a.upper() for a in aliases])
@@ -61,6 +76,9 @@ async def test_one_alias_is_one_lookup_by_mail_then_cached(services: Services, g
         ("/v1.0/users/alice.adams@contoso.test", 404),
         ("/v1.0/users", 200),
     ]
+    [by_mail] = [e for e in journal if e.path == "/v1.0/users"]
+    assert "$count" not in by_mail.query
+    assert "consistencylevel" not in {name.lower() for name in by_mail.headers}
     await graph.clear_journal()
     assert await services.directory.resolve(alias) == user_id
     assert await graph.journal() == []

@@ -178,3 +178,22 @@ async def test_graph_is_up_when_it_answers_the_probe_about_its_id(services: Serv
     health never depends on which."""
     await graph.fault(method="POST", path="*/getPresencesByUserId", status=status, count=1, retry_after=0)
     assert (await services.health.state())["graph"] is up
+
+
+async def test_out_of_office_in_a_call_is_told_whichever_way_graph_shows_the_activity(
+    services: Services, graph, both_readings
+):
+    await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InACall")
+    await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "Back Monday"})
+    await graph.clear_journal()
+
+    one = await services.presence.read(ALICE_ID)
+    [many] = (await services.presence.query([ALICE_ID])).value
+
+    reading = "kept" if both_readings == "default" else "shown"
+    activity = "InACall" if reading == "kept" else "OutOfOffice"
+    for presence in (one, many):  # the activity is Graph's; outOfOffice is said either way
+        assert (presence.availability, presence.activity) == ("Busy", activity)
+        assert (presence.out_of_office, presence.out_of_office_message) == (True, "Back Monday")
+    reads = await graph.journal()
+    assert [e.readings for e in reads if e.status == 200] == [(f"outOfOfficeOverHeld={reading}",)] * 2

@@ -131,6 +131,8 @@ async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
     available = SessionRequest(availability="Available", activity="Available", duration_minutes=60)
     await services.holding.hold_session("test", ALICE_ID, available)
     await services.watcher.tick()
+    [created] = [w for w, _ in await services.watches.store.all()]
+    before = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}[ALICE_ID]
     await graph.clear_journal()
     await travel(services, graph, minutes=6)  # an app's Available session fades after 5 minutes
     await services.watcher.tick()
@@ -140,6 +142,11 @@ async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
     [read] = await graph.journal(path="/getPresencesByUserId")
     bumped = "true" if both_readings == "default" else "false"
     assert f"sequenceOnComputedChange={bumped}" in read.readings  # the reading really answered the read
+    after = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}[ALICE_ID]
+    assert before is not None
+    assert after is not None
+    assert (after.availability, after.activity) == ("Available", "AvailableInactive")  # the stored baseline
+    assert (after.sequence_number != before.sequence_number) == (bumped == "true")
 
 
 async def test_a_filter_lets_through_only_the_presences_it_lists(at_t0, graph, receiver):
@@ -182,20 +189,32 @@ async def test_a_watch_made_before_0_7_keeps_its_secret_and_its_receiver_verifie
     assert stamp == str(int((T0 + timedelta(minutes=1)).timestamp()))
 
 
-async def test_a_filter_on_out_of_office_tells_when_a_user_goes_out_of_office(at_t0, graph, receiver):
+async def test_a_filter_on_out_of_office_tells_when_a_user_goes_out_of_office(
+    at_t0, graph, receiver, both_readings
+):
     services = at_t0
     await watch(services, receiver, filter={"activity": ["OutOfOffice"]})
     await graph.add_session(ALICE_ID, "teams-desktop", "Busy", "InACall")
     await services.watcher.tick()  # the baseline
     await travel(services, graph, minutes=1)
     await graph.patch_user(ALICE_ID, out_of_office={"isOutOfOffice": True, "message": "On leave"})
-    await services.watcher.tick()  # in a call: the call shows, no change
+    await services.watcher.tick()  # in a call: the call shows (kept), or out of office over it (shown)
     await travel(services, graph, minutes=1)
     await graph.remove_session(ALICE_ID, "teams-desktop")
     await services.watcher.tick()
+    reading = "kept" if both_readings == "default" else "shown"
+    in_the_call = [e for e in await graph.journal(path="/getPresencesByUserId") if e.status == 200][1]
+    assert in_the_call.readings is not None
+    assert f"outOfOfficeOverHeld={reading}" in in_the_call.readings
+    told = [{"availability": "Busy", "activity": "OutOfOffice"}] if reading == "shown" else []
     assert [n["current"] for n in receiver.delivered] == [
-        {"availability": "Offline", "activity": "OutOfOffice"}
+        *told,
+        {"availability": "Offline", "activity": "OutOfOffice"},
     ]
+    [created] = [w for w, _ in await services.watches.store.all()]
+    stored = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}
+    assert stored[ALICE_ID] is not None
+    assert (stored[ALICE_ID].availability, stored[ALICE_ID].activity) == ("Offline", "OutOfOffice")
 
 
 async def test_a_failing_receiver_is_retried_with_back_off_and_gets_each_change_once(at_t0, graph, receiver):
