@@ -1,7 +1,9 @@
-"""purge_history: what is kept, and for how long. Audit rows, finished schedules and disabled watches for
-RETENTION_DAYS (rows of deleted watches not at all), idempotency keys and delivered watch notifications
-for 24 hours, cached user ids until they expire. Runs daily; each store purges its own tables (one
-filtered scan per table, deletes in transactions of up to 100 rows per partition)."""
+"""purge_history: what is kept, and for how long; each store purges its own tables."""
+
+# Audit rows, finished schedules and disabled watches for RETENTION_DAYS (rows of deleted watches not at
+# all), idempotency keys and delivered watch notifications for 24 hours, cached user ids until they
+# expire. Runs daily; each sweep is one filtered scan per table, deleting in transactions of up to 100
+# rows per partition.
 
 from __future__ import annotations
 

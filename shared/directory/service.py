@@ -1,9 +1,11 @@
-"""Turning what callers write (object ids, UPNs or e-mail addresses) into object ids: the cache in Table
-storage first, Graph for the rest (one UPN with a direct GET, more in `$batch` calls of 20). An address
-that is no UPN is looked up again by `mail` and `proxyAddresses` (in `$batch` calls of 20 too); one that two
-users have is `ambiguousUser`. One Graph knows under none of these is `userNotFound`, and cached as such
-for a few minutes only (USER_CACHE_MISS_MINUTES: the user may be created): repeating unknown addresses
-costs Graph nothing meanwhile."""
+"""Turning what callers write (object ids, UPNs or e-mail addresses) into object ids: the cache in
+Table storage first, Graph for the rest."""
+
+# One UPN is a direct GET, more go in `$batch` calls of 20. An address that is no UPN is looked up again
+# by `mail` and `proxyAddresses` (in `$batch` calls of 20 too); one that two users have is `ambiguousUser`.
+# One Graph knows under none of these is `userNotFound`, and cached as such for a few minutes only
+# (USER_CACHE_MISS_MINUTES: the user may be created): repeating unknown addresses costs Graph nothing
+# meanwhile.
 
 from __future__ import annotations
 

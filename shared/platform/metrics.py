@@ -1,7 +1,8 @@
-"""Every metric the app records: its instruments, their names, units and attributes, here and nowhere else
-(docs/operations.md lists them). Recorded through the OpenTelemetry API: until `start_exporting` sets a
-provider each instrument is a no-op. Attributes are fixed words, codes and statuses, never a user, a
-message or a token."""
+"""Every metric the app records: its instruments, their names, units and attributes, here and nowhere
+else (docs/operations.md lists them)."""
+
+# Recorded through the OpenTelemetry API: until `start_exporting` sets a provider each instrument is a
+# no-op. Attributes are fixed words, codes and statuses, never a user, a message or a token.
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Presence watches, the pure rules: what counts as a change between two reads of a user's presence, who
-caused it, which changes a watch's filter lets through, where a notification may be sent, how it is
-signed and what it says, and how a failing receiver is backed off and finally given up on. No I/O: the
-poll timer (shared/watches/service.py) reads presence in bulk and calls these."""
+"""Presence watches, the pure rules: what counts as a change, who caused it, what a filter lets
+through, where a notification may go, how it is signed, and how a failing receiver is backed off."""
+
+# No I/O: the poll timer (shared/watches/service.py) reads presence in bulk and calls these.
 
 from __future__ import annotations
 

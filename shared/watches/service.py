@@ -1,10 +1,12 @@
-"""Presence watches, the shell: making, reading and deleting watches (WatchService), and the poll_watches
-timer (WatchPoller) that reads every watched user in one bulk read, finds what changed since each watch
-last looked, and delivers each change once to the watch's callback, signed, with back-off.
+"""Presence watches, the shell: making, reading and deleting watches (WatchService), and the
+poll_watches timer (WatchPoller) that finds what changed and delivers each change once."""
 
-Why polling: Graph's presence change notifications are delegated-only; an application identity can only
-read. getPresencesByUserId answers 650 users a call, so a tick costs ceil(watched users / 650) calls,
-shared by every watch, within the presence budget the gateway's pacer keeps."""
+# The poller reads every watched user in one bulk read, finds what changed since each watch last looked,
+# and delivers each change once to the watch's callback, signed, with back-off.
+#
+# Why polling: Graph's presence change notifications are delegated-only; an application identity can only
+# read. getPresencesByUserId answers 650 users a call, so a tick costs ceil(watched users / 650) calls,
+# shared by every watch, within the tenant's presence budget.
 
 from __future__ import annotations
 

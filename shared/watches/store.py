@@ -1,18 +1,18 @@
-"""Presence watches in Table storage.
+"""Presence watches in Table storage: a row per watch (`Watches`), and per watch a partition of
+members' baselines and its outbox (`WatchState`)."""
 
-- `Watches`: one row per watch (PartitionKey = watch id, RowKey "watch"), written with ETags; it carries
-  the delivery state (pending flag, failures, back-off, claim lease). A row "poll"/"state" remembers when
-  the poller last read presence.
-- `WatchState`, one partition per watch (PartitionKey = watch id):
-  - a member row per watched user (RowKey = object id) with what the last poll saw of that user, so each
-    watch compares against its own baseline;
-  - the outbox (RowKey = "~" + the change's id, after every object id). A change's outbox row and its
-    member's new baseline are written in one transaction (the same partition), under the ETag the
-    member was read with: a crash leaves both or neither, and two pollers cannot both record a change.
-    Sent rows stay a day, so a change can never be queued again under the same id.
-  Every row carries `WrittenAt`, the service's own clock at its last write: the orphan sweep ages rows
-  by it, never by the storage server's `Timestamp` (another clock, and not the one tests can move).
-"""
+# - `Watches`: one row per watch (PartitionKey = watch id, RowKey "watch"), written with ETags; it carries
+#   the delivery state (pending flag, failures, back-off, claim lease). A row "poll"/"state" remembers when
+#   the poller last read presence.
+# - `WatchState`, one partition per watch (PartitionKey = watch id):
+#   - a member row per watched user (RowKey = object id) with what the last poll saw of that user, so each
+#     watch compares against its own baseline;
+#   - the outbox (RowKey = "~" + the change's id, after every object id). A change's outbox row and its
+#     member's new baseline are written in one transaction (the same partition), under the ETag the
+#     member was read with: a crash leaves both or neither, and two pollers cannot both record a change.
+#     Sent rows stay a day, so a change can never be queued again under the same id.
+#   Every row carries `WrittenAt`, the service's own clock at its last write: the orphan sweep ages rows
+#   by it, never by the storage server's `Timestamp` (another clock, and not the one tests can move).
 
 from __future__ import annotations
 
