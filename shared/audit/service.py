@@ -5,6 +5,7 @@ so a read never looks further back than that: at most RETENTION_DAYS + 2 day par
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import timedelta
 
 from shared.api.models import AuditEntry
@@ -50,14 +51,4 @@ class AuditTrail:
 
 
 def _entry(record: AuditRecord) -> AuditEntry:
-    return AuditEntry(
-        at=record.at,
-        caller=record.caller,
-        user=record.user,
-        user_id=record.user_id,
-        operation=record.operation,
-        outcome=record.outcome,
-        graph_request_id=record.graph_request_id,
-        schedule_id=record.schedule_id,
-        watch_id=record.watch_id,
-    )
+    return AuditEntry(**asdict(record))  # the API's entry is the stored record, field for field
