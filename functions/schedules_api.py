@@ -18,7 +18,7 @@ from shared.api.operations import (
 )
 from shared.app import services
 from shared.directory.ids import UserRef, parse_user
-from shared.platform.errors import ServiceError
+from shared.platform.errors import PRECONDITION_FAILED
 
 bp = func.Blueprint()
 
@@ -84,5 +84,5 @@ async def _owned(
     schedule, etag = await services().schedules.get(schedule_id)
     await permit(caller, "write", [parse_user(schedule.user_id), *(moved_to or [])], services().directory)
     if if_match not in {None, "*", etag}:
-        raise ServiceError(412, "preconditionFailed", "The schedule changed since you read it (If-Match).")
+        raise PRECONDITION_FAILED("The schedule changed since you read it (If-Match).")
     return etag

@@ -11,7 +11,7 @@ from shared.api.http import json_response, next_link, no_content, page_size, par
 from shared.api.models import WatchChange, WatchInput, WatchList
 from shared.api.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.app import services
-from shared.platform.errors import ServiceError
+from shared.platform.errors import WATCH_NOT_FOUND
 from shared.watches.store import WatchRecord
 
 bp = func.Blueprint()
@@ -73,5 +73,5 @@ async def _owned(caller: Caller, watch_id: str, change: bool = False) -> tuple[W
     nothing about whether it exists)."""
     record, etag = await services().watches.get(watch_id)
     if record.created_by != caller.name and not caller.unrestricted("write" if change else "read"):
-        raise ServiceError(404, "watchNotFound", "No such watch.")
+        raise WATCH_NOT_FOUND("No such watch.")
     return record, etag

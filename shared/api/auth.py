@@ -24,7 +24,7 @@ from shared.api.operations import Access, Operation
 from shared.directory.ids import UserRef, is_user_id, parse_user
 from shared.directory.service import UserDirectory
 from shared.platform.config import Settings
-from shared.platform.errors import ServiceError
+from shared.platform.errors import FORBIDDEN, UNAUTHENTICATED, ServiceError
 
 if TYPE_CHECKING:
     from shared.app import Services
@@ -86,14 +86,11 @@ class Caller:
             strangers = [u for u in users if not self.is_self(u)]
             if not strangers:
                 return
-            raise ServiceError(
-                403,
-                "forbidden",
-                f"You may only {_verb(access)} your own presence and schedules.",
-                extensions={"field": "user"},
+            raise FORBIDDEN(
+                f"You may only {_verb(access)} your own presence and schedules.", extensions={"field": "user"}
             )
         role = ROLE_READ_WRITE if access != "read" else f"{ROLE_READ} or {ROLE_READ_WRITE}"
-        raise ServiceError(403, "forbidden", f"This needs the app role {role}.")
+        raise FORBIDDEN(f"This needs the app role {role}.")
 
 
 def _verb(access: Access) -> str:
@@ -125,7 +122,7 @@ async def permit(caller: Caller, access: Access, users: list[UserRef], directory
     # Each distinct UPN once (case-insensitive): a request naming her UPN 10,000 times is one lookup.
     for user in {u.normalized: u for u in users if not u.is_id}.values():
         if await directory.resolve(user) != caller.user_id:
-            raise ServiceError(403, "forbidden", "This UPN is not yours; use your object id.")
+            raise FORBIDDEN("This UPN is not yours; use your object id.")
 
 
 def authenticate(req: func.HttpRequest, config: Settings) -> Caller:
@@ -213,4 +210,4 @@ def _one(claims: dict[str, list[str]], kinds: tuple[str, ...]) -> str | None:
 
 
 def _unauthenticated(detail: str) -> ServiceError:
-    return ServiceError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+    return UNAUTHENTICATED(detail, headers={"WWW-Authenticate": "Bearer"})

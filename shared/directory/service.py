@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from shared.directory.ids import UserRef
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError, user_not_found
+from shared.platform.errors import USER_NOT_FOUND, ServiceError, user_not_found
 from shared.platform.graph import PresenceGateway
 from shared.platform.tables import UserCache
 
@@ -111,4 +111,4 @@ class UserDirectory:
 
 
 def _not_found(outcome: str | ServiceError) -> bool:
-    return isinstance(outcome, ServiceError) and outcome.code == "userNotFound"
+    return isinstance(outcome, ServiceError) and outcome.code == USER_NOT_FOUND.code
