@@ -143,6 +143,11 @@ def ambiguous_user(user: str) -> ServiceError:
     )
 
 
+def watch_not_found() -> ServiceError:
+    """The same answer for a malformed id, a missing watch and another's: a watch id says nothing."""
+    return WATCH_NOT_FOUND("No such watch.")
+
+
 def storage_unavailable(reason: str) -> ServiceError:
     return STORAGE_UNAVAILABLE(f"Table storage is unavailable: {reason}", retry_after=10)
 

@@ -34,9 +34,9 @@ from shared.platform.errors import (
     TOO_MANY_WATCHES,
     USER_NOT_FOUND,
     WATCH_BUSY,
-    WATCH_NOT_FOUND,
     FieldError,
     ServiceError,
+    watch_not_found,
 )
 from shared.platform.gathering import gather_bounded
 from shared.platform.graph import GraphPresence, PresenceGateway
@@ -603,11 +603,6 @@ class WatchPoller:
         await self._audit.append(
             now, POLL_CALLER, _subject(watch), "", "watch.disable", CALLBACK_FAILED.code, watch_id=watch.id
         )
-
-
-def watch_not_found() -> ServiceError:
-    """The same answer for a malformed id, a missing watch and another's watch: an id says nothing."""
-    return WATCH_NOT_FOUND("No such watch.")
 
 
 def delivery_id(watch_id: str, key: str) -> str:
