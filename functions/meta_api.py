@@ -13,7 +13,7 @@ from shared.api.models import ActivityChoice, ActivityList, Health, HealthChecks
 from shared.api.openapi import swagger
 from shared.api.operations import HEALTH, LIST_ACTIVITIES, LIST_TIME_ZONES, OPENAPI
 from shared.app import services
-from shared.platform.errors import ServiceError, invalid_field
+from shared.platform.errors import INVALID_REQUEST, UNHEALTHY
 from shared.platform.timezones import zone_choices
 from shared.presence.rules import readable, settable_activities
 
@@ -27,7 +27,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     if all(checks.values()):
         return json_response(Health(status="ok", checks=HealthChecks(storage="ok", graph="ok")))
     retry = str(services().settings.health_check_seconds)
-    raise ServiceError(503, "unhealthy", "The service is unavailable.", headers={"Retry-After": retry})
+    raise UNHEALTHY("The service is unavailable.", retry_after=retry)
 
 
 @route(bp, OPENAPI)
@@ -52,7 +52,7 @@ async def list_activities(req: func.HttpRequest) -> func.HttpResponse:
     await authorize(req, LIST_ACTIVITIES, services())
     kind = req.params.get("kind")
     if kind not in {"session", "preferred"}:
-        raise invalid_field("invalidRequest", "kind", "session or preferred.")
+        raise INVALID_REQUEST("session or preferred.", field="kind")
     activities = settable_activities(kind, req.params.get("availability") or "")
     return json_response(
         ActivityList(value=[ActivityChoice(activity=a, name=readable(a)) for a in activities])

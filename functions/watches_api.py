@@ -6,12 +6,18 @@ from urllib.parse import urlparse
 
 import azure.functions as func
 
-from shared.api.auth import Caller, authorize, permit
+from shared.api.auth import (
+    Caller,
+    authorize,
+    may_use_watch,
+    permit_watch_targets,
+    watch_limit,
+    watches_listed_for,
+)
 from shared.api.http import json_response, next_link, no_content, page_size, parse_body, public_url, route
 from shared.api.models import WatchChange, WatchInput, WatchList
 from shared.api.operations import CREATE_WATCH, DELETE_WATCH, ENABLE_WATCH, GET_WATCH, LIST_WATCHES
 from shared.app import services
-from shared.platform.errors import ServiceError
 from shared.watches.store import WatchRecord
 
 bp = func.Blueprint()
@@ -22,13 +28,8 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, CREATE_WATCH, services())
     body = parse_body(req, WatchInput, CREATE_WATCH.max_body)
     targets = services().watches.targets(body)
-    if isinstance(targets, str):
-        caller.require("read")  # a group's members are not known up front: only callers who may read anyone
-    else:
-        await permit(caller, "read", targets, services().directory)
-    # A signed-in user (who may watch only herself) has at most MAX_WATCHES_PER_USER; apps and function
-    # keys, whose watches are a tenant's flows, are not counted.
-    limit = None if caller.unrestricted("read") else services().settings.max_watches_per_user
+    await permit_watch_targets(caller, targets, services().directory)
+    limit = watch_limit(caller, services().settings.max_watches_per_user)
     watch = await services().watches.create(caller.name, body, targets, limit=limit)
     # Absolute: Power Automate calls DELETE on exactly this URL when the flow is turned off.
     location = public_url(f"{urlparse(req.url).path.rstrip('/')}/{watch.id}")
@@ -39,8 +40,7 @@ async def create_watch(req: func.HttpRequest) -> func.HttpResponse:
 async def list_watches(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, LIST_WATCHES, services())
     top = page_size(req.params.get("top"))
-    mine = None if caller.unrestricted("read") else caller.name
-    page, last = await services().watches.page(mine, top, req.params.get("after"))
+    page, last = await services().watches.page(watches_listed_for(caller), top, req.params.get("after"))
     return json_response(WatchList(value=page, next_link=next_link(req, {"top": str(top)}, last)))
 
 
@@ -68,10 +68,7 @@ async def delete_watch(req: func.HttpRequest) -> func.HttpResponse:
 
 
 async def _owned(caller: Caller, watch_id: str, change: bool = False) -> tuple[WatchRecord, str]:
-    """A watch is its maker's. Others see it if they may read every user, and change or stop it only if
-    they may change every user's presence (an admin's app); to anyone else it is a 404 (a watch id says
-    nothing about whether it exists)."""
+    """The watch, if the caller may see it (or, `change`, change it): see `may_use_watch`."""
     record, etag = await services().watches.get(watch_id)
-    if record.created_by != caller.name and not caller.unrestricted("write" if change else "read"):
-        raise ServiceError(404, "watchNotFound", "No such watch.")
+    may_use_watch(caller, record.created_by, change)
     return record, etag

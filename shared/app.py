@@ -28,7 +28,7 @@ from shared.holds.store import HoldStore
 from shared.platform.budget import GraphBudget
 from shared.platform.clock import Clock, system_clock
 from shared.platform.config import Settings, settings
-from shared.platform.errors import ServiceError
+from shared.platform.errors import SESSION_ID_UNKNOWN
 from shared.platform.graph import PresenceGateway
 from shared.platform.identity import GRAPH_SCOPE, make_credential, token_app_id
 from shared.platform.metrics import MeteredTransport
@@ -189,11 +189,7 @@ def session_id_source(config: Settings, credential: AsyncTokenCredential) -> Cal
             token = await credential.get_token(GRAPH_SCOPE)
             app_id = token_app_id(token.token)
             if not app_id:
-                raise ServiceError(
-                    502,
-                    "sessionIdUnknown",
-                    "The Graph token has no appid/azp claim: set PRESENCE_SESSION_ID.",
-                )
+                raise SESSION_ID_UNKNOWN("The Graph token has no appid/azp claim: set PRESENCE_SESSION_ID.")
             found.append(app_id.lower())
         return found[0]
 

@@ -6,7 +6,8 @@ or write.
 `X-MS-CLIENT-PRINCIPAL` (base64 JSON `{auth_typ, claims: [{typ, val}], name_typ, role_typ}`). Denied by
 default: app role `Presence.ReadWrite.All` may do everything; `Presence.Read.All` may read any user and
 any schedule; a signed-in user (a delegated token) may read and change their own presence and
-schedules; anything else is 403. A missing or malformed principal is 401."""
+schedules; anything else is 403. A missing or malformed principal is 401. A watch is its maker's, and the
+audit trail is for callers who may change everyone's presence (see the decisions at the end)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,13 @@ from shared.api.operations import Access, Operation
 from shared.directory.ids import UserRef, is_user_id, parse_user
 from shared.directory.service import UserDirectory
 from shared.platform.config import Settings
-from shared.platform.errors import ServiceError
+from shared.platform.errors import (
+    FORBIDDEN,
+    PRECONDITION_FAILED,
+    UNAUTHENTICATED,
+    ServiceError,
+    watch_not_found,
+)
 
 if TYPE_CHECKING:
     from shared.app import Services
@@ -86,14 +93,11 @@ class Caller:
             strangers = [u for u in users if not self.is_self(u)]
             if not strangers:
                 return
-            raise ServiceError(
-                403,
-                "forbidden",
-                f"You may only {_verb(access)} your own presence and schedules.",
-                extensions={"field": "user"},
+            raise FORBIDDEN(
+                f"You may only {_verb(access)} your own presence and schedules.", extensions={"field": "user"}
             )
         role = ROLE_READ_WRITE if access != "read" else f"{ROLE_READ} or {ROLE_READ_WRITE}"
-        raise ServiceError(403, "forbidden", f"This needs the app role {role}.")
+        raise FORBIDDEN(f"This needs the app role {role}.")
 
 
 def _verb(access: Access) -> str:
@@ -125,7 +129,7 @@ async def permit(caller: Caller, access: Access, users: list[UserRef], directory
     # Each distinct UPN once (case-insensitive): a request naming her UPN 10,000 times is one lookup.
     for user in {u.normalized: u for u in users if not u.is_id}.values():
         if await directory.resolve(user) != caller.user_id:
-            raise ServiceError(403, "forbidden", "This UPN is not yours; use your object id.")
+            raise FORBIDDEN("This UPN is not yours; use your object id.")
 
 
 def authenticate(req: func.HttpRequest, config: Settings) -> Caller:
@@ -213,4 +217,90 @@ def _one(claims: dict[str, list[str]], kinds: tuple[str, ...]) -> str | None:
 
 
 def _unauthenticated(detail: str) -> ServiceError:
-    return ServiceError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+    return UNAUTHENTICATED(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+# --- what a request names beyond its path: stored schedules and watches, the audit trail ------------------
+# Each decision is pure (the caller and the thing asked about -> allowed, or the catalog's error); the async
+# ones only fetch what a decision needs (a stored schedule, whose a UPN is). Handlers ask, one line each.
+
+
+def may_read_audit(caller: Caller) -> None:
+    """The audit trail is for callers who may change everyone's presence (a function key, the app role
+    Presence.ReadWrite.All); a signed-in user does not read it, not even about herself."""
+    caller.require("audit")
+
+
+def schedule_list_user(caller: Caller, user: str | None) -> str | None:
+    """Whose schedules a list shows: the user asked for; when none is named, everyone's (None) for a caller
+    who may read any user, else the signed-in user's own (and None, refused by `permit`, for anyone else)."""
+    if user is not None or caller.unrestricted("read"):
+        return user
+    return caller.user_id
+
+
+async def permit_schedule_list(caller: Caller, user: str | None, directory: UserDirectory) -> str | None:
+    """`schedule_list_user`, checked: the user whose schedules the list may show (None: everyone's)."""
+    listed = schedule_list_user(caller, user)
+    await permit(caller, "read", [parse_user(listed)] if listed is not None else [], directory)
+    return listed
+
+
+async def permit_schedule_read(caller: Caller, schedule_user_id: str, directory: UserDirectory) -> None:
+    """A schedule is readable by whoever may read its user."""
+    await permit(caller, "read", [parse_user(schedule_user_id)], directory)
+
+
+def pinned_version(etag: str, if_match: str | None) -> str:
+    """The version a limited caller's change applies to: the one whose user the check saw (its ETag), so a
+    schedule moved to somebody else in between is not changed. An If-Match naming another is a 412."""
+    if if_match not in {None, "*", etag}:
+        raise PRECONDITION_FAILED("The schedule changed since you read it (If-Match).")
+    return etag
+
+
+async def permit_schedule_change(
+    caller: Caller, schedule_id: str, moved_to: list[UserRef], if_match: str | None, services: Services
+) -> str | None:
+    """A change to a schedule: its user, and any user it is moved to, must be the caller's to change. The
+    answer is the If-Match to change it with: the caller's own for one who may change every user (nothing
+    read), else `pinned_version`."""
+    if caller.unrestricted("write"):
+        return if_match
+    schedule, etag = await services.schedules.get(schedule_id)
+    await permit(caller, "write", [parse_user(schedule.user_id), *moved_to], services.directory)
+    return pinned_version(etag, if_match)
+
+
+def may_watch_group(caller: Caller) -> None:
+    """A group's members are not known up front: only a caller who may read any user watches a group."""
+    caller.require("read")
+
+
+async def permit_watch_targets(
+    caller: Caller, targets: list[UserRef] | str, directory: UserDirectory
+) -> None:
+    """A watch's users must all be readable by its maker; a group (its object id), see `may_watch_group`."""
+    if isinstance(targets, str):
+        may_watch_group(caller)
+    else:
+        await permit(caller, "read", targets, directory)
+
+
+def watch_limit(caller: Caller, per_user: int) -> int | None:
+    """How many watches the caller may have: MAX_WATCHES_PER_USER for a signed-in user (who may watch only
+    herself); None (not counted) for apps and function keys, whose watches are a tenant's flows."""
+    return None if caller.unrestricted("read") else per_user
+
+
+def watches_listed_for(caller: Caller) -> str | None:
+    """Whose watches a list shows: everyone's (None) for a caller who may read any user, else her own."""
+    return None if caller.unrestricted("read") else caller.name
+
+
+def may_use_watch(caller: Caller, created_by: str, change: bool = False) -> None:
+    """A watch is its maker's. Others see it if they may read every user, and change or stop it only if
+    they may change every user's presence (an admin's app); to anyone else it is a 404 (a watch id says
+    nothing about whether it exists)."""
+    if created_by != caller.name and not caller.unrestricted("write" if change else "read"):
+        raise watch_not_found()

@@ -15,7 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 from shared.api.operations import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN, Operation
 from shared.platform.config import settings
-from shared.platform.errors import FieldError, ServiceError, invalid_field
+from shared.platform.errors import (
+    BODY_TOO_LARGE,
+    INTERNAL_ERROR,
+    INVALID_JSON,
+    INVALID_REQUEST,
+    UNSUPPORTED_MEDIA_TYPE,
+    FieldError,
+    ServiceError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,7 @@ def handle_errors(handler: Handler) -> Handler:
             return problem_response(error)
         except Exception:
             log.exception("unhandled error in %s", handler.__name__)
-            return problem_response(ServiceError(500, "internalError", "An unexpected error occurred."))
+            return problem_response(INTERNAL_ERROR("An unexpected error occurred."))
 
     return wrapper
 
@@ -96,9 +104,7 @@ def page_size(value: str | None) -> int:
     if value is None:
         return PAGE_SIZE_DEFAULT
     if not (value.isascii() and value.isdigit()) or not PAGE_SIZE_MIN <= int(value) <= PAGE_SIZE_MAX:
-        raise invalid_field(
-            "invalidRequest", "top", f"A whole number from {PAGE_SIZE_MIN} to {PAGE_SIZE_MAX}."
-        )
+        raise INVALID_REQUEST(f"A whole number from {PAGE_SIZE_MIN} to {PAGE_SIZE_MAX}.", field="top")
     return int(value)
 
 
@@ -121,22 +127,22 @@ def parse_body(req: func.HttpRequest, model: type[M], max_bytes: int = DEFAULT_M
     """The request body as `model`, or a 413/415/400 ServiceError naming what is wrong."""
     body = req.get_body() or b""
     if len(body) > max_bytes:
-        raise ServiceError(413, "bodyTooLarge", f"The body is larger than {max_bytes} bytes.")
+        raise BODY_TOO_LARGE(f"The body is larger than {max_bytes} bytes.")
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise ServiceError(415, "unsupportedMediaType", "The body must be application/json.")
+        raise UNSUPPORTED_MEDIA_TYPE("The body must be application/json.")
     try:
         data = json.loads(body.decode("utf-8"), parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise invalid_field("invalidJson", "body", f"The body is not valid JSON: {exc}.") from None
+        raise INVALID_JSON(f"The body is not valid JSON: {exc}.", field="body") from None
     except RecursionError:
-        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
+        raise INVALID_JSON("The body's JSON is nested too deeply.", field="body") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc) from None
     except RecursionError:
-        raise invalid_field("invalidJson", "body", "The body's JSON is nested too deeply.") from None
+        raise INVALID_JSON("The body's JSON is nested too deeply.", field="body") from None
 
 
 # No number the API takes has more digits than this; a longer one is kept as an infinity, so the model
@@ -153,7 +159,7 @@ def _bounded_int(text: str) -> int | float:
 def validation_problem(exc: ValidationError) -> ServiceError:
     errors = [FieldError(_field_path(e["loc"]), _message(e)) for e in exc.errors()]
     first = errors[0]
-    return ServiceError(400, "invalidRequest", f"{first.field}: {first.message}", errors)
+    return INVALID_REQUEST(f"{first.field}: {first.message}", errors=errors)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 
+from shared.platform.errors import codes_by_status
 from shared.presence.rules import (
     ACTIVITIES,
     AVAILABILITIES,
@@ -206,7 +207,7 @@ class Problem(ApiModel):
     title: str = Field(**summary("Title", "The kind of problem, in a few words."))
     status: int = Field(**summary("Status", "The HTTP status."))
     detail: str = Field(**summary("Detail", "What is wrong, in a sentence."))
-    code: str = Field(**summary("Code", "Stable camelCase error code, e.g. invalidUser, userNotFound."))
+    code: str = Field(**summary("Code", f"Stable camelCase error code, by HTTP status: {codes_by_status()}."))
     errors: list[ProblemField] | None = Field(None, **summary("Errors", "One entry per offending field."))
 
 

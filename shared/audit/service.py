@@ -13,7 +13,7 @@ from shared.audit.store import AuditLog, AuditRecord
 from shared.directory.ids import parse_user
 from shared.directory.service import UserDirectory
 from shared.platform.clock import Clock
-from shared.platform.errors import invalid_field
+from shared.platform.errors import INVALID_REQUEST
 from shared.presence.rules import parse_until
 
 _CURSOR = re.compile(r"(\d{8})\|(\d{13}-[0-9a-f]{12})")
@@ -35,12 +35,12 @@ class AuditTrail:
         start = parse_until(since, None, field="from") if since is not None else now - self._retention
         end = parse_until(until, None, field="to") if until is not None else now
         if start > end:
-            raise invalid_field("invalidRequest", "from", "from must not be after to.")
+            raise INVALID_REQUEST("from must not be after to.", field="from")
         cursor = None
         if after is not None:
             match = _CURSOR.fullmatch(after)
             if match is None:
-                raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
+                raise INVALID_REQUEST("Use the nextLink as given.", field="after")
             cursor = (match[1], match[2])
         # Nothing is older than the retention (purged) or newer than now (a day of clock skew allowed).
         start = max(start, now - self._retention - timedelta(days=1))

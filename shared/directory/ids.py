@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.platform.errors import ServiceError, invalid_field
+from shared.platform.errors import INVALID_USER, ServiceError
 
 # Entra ID: a UPN has at most 64 characters before the @ and 48 after it (113 in all); the local part
 # allows letters, digits and ' . - _ ! # ^ ~ (guests carry #EXT#), and e-mail addresses add +.
@@ -43,15 +43,13 @@ def _is_upn(value: str) -> bool:
 def parse_user(value: object, field: str = "user") -> UserRef:
     """Validate a user id or UPN; anything else is a 400 `invalidUser` naming `field`."""
     if not isinstance(value, str) or not value:
-        raise invalid_field("invalidUser", field, "A user must be an object id (GUID) or a UPN/e-mail.")
+        raise INVALID_USER("A user must be an object id (GUID) or a UPN/e-mail.", field=field)
     text = value
     if _GUID.fullmatch(text):
         return UserRef(value, "id", str(uuid.UUID(text)))
     if _is_upn(text):
         return UserRef(value, "upn", text.lower())
-    raise invalid_field(
-        "invalidUser", field, f"'{_shorten(text)}' is neither an object id (GUID) nor a UPN/e-mail."
-    )
+    raise INVALID_USER(f"'{_shorten(text)}' is neither an object id (GUID) nor a UPN/e-mail.", field=field)
 
 
 def valid_refs(values: list[str]) -> list[UserRef]:

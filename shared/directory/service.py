@@ -16,7 +16,7 @@ from datetime import timedelta
 from shared.directory.ids import UserRef
 from shared.directory.store import UserCache
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError, user_not_found
+from shared.platform.errors import USER_NOT_FOUND, ServiceError, user_not_found
 from shared.platform.graph import PresenceGateway
 
 log = logging.getLogger(__name__)
@@ -113,4 +113,4 @@ class UserDirectory:
 
 
 def _not_found(outcome: str | ServiceError) -> bool:
-    return isinstance(outcome, ServiceError) and outcome.code == "userNotFound"
+    return isinstance(outcome, ServiceError) and outcome.code == USER_NOT_FOUND.code

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
+from shared.platform.errors import USER_NOT_FOUND
 from shared.presence.rules import PREFERRED_MAX, SESSION_MAX, SESSION_MIN
 
 # Graph: an Available session not refreshed fades after 5 minutes; refresh one timer tick before.
@@ -335,7 +336,7 @@ def undo_change(current: Hold, outcome: Hold, done: list[Action]) -> Hold:
 def give_up(hold: Hold, error_code: str, now: datetime, max_attempts: int) -> bool:
     """Stop trying: the user is gone from the directory, or MAX_ATTEMPTS failed and nothing the hold
     promised is still running (only clean-up was left)."""
-    if error_code == "userNotFound":
+    if error_code == USER_NOT_FOUND.code:
         return True
     if hold.attempts < max_attempts:
         return False

@@ -51,7 +51,7 @@ from shared.holds.store import HoldStore
 from shared.platform import metrics
 from shared.platform.budget import Priority, is_budget_exhausted
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError
+from shared.platform.errors import HOLD_BUSY, ServiceError
 from shared.platform.graph import PresenceGateway
 from shared.platform.tables import Conflict
 from shared.platform.ticking import drain_due
@@ -332,12 +332,7 @@ class HoldService:
             current, etag = await self.store.get(user_id)
             current = current or Hold(user_id, user)
             if current.claimed_until is not None and current.claimed_until > now:
-                raise ServiceError(
-                    409,
-                    "holdBusy",
-                    "The user's presence is being changed right now; retry shortly.",
-                    headers={"Retry-After": "2"},
-                )
+                raise _hold_busy()
             changed = change(current)
             wanted = replace(await changed if inspect.isawaitable(changed) else changed, user=user)
             if current.claimed_until is not None:  # its last worker died holding it: see what Graph took
@@ -359,12 +354,7 @@ class HoldService:
             await self._release(outcome, claim_etag, now)
             await self._audit.append(now, caller, user, user_id, operation, "ok", request_ids, schedule_id)
             return outcome
-        raise ServiceError(
-            409,
-            "holdBusy",
-            "The user's presence is being changed right now; retry shortly.",
-            headers={"Retry-After": "2"},
-        )
+        raise _hold_busy()
 
     async def _claim(self, hold: Hold, etag: str | None, now: datetime) -> str:
         """Mark the row as ours for CLAIM_LEASE (ETag compare-and-swap) before any Graph call, and index it
@@ -446,6 +436,10 @@ class HoldService:
                 return await self._gateway.set_status_message(
                     user_id, "", None
                 )  # Graph: empty content clears
+
+
+def _hold_busy() -> ServiceError:
+    return HOLD_BUSY("The user's presence is being changed right now; retry shortly.", retry_after=2)
 
 
 def session_view(hold: Hold) -> Session:

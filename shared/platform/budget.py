@@ -36,7 +36,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.platform import metrics
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError
+from shared.platform.errors import GRAPH_BUDGET_EXHAUSTED, ServiceError
 from shared.platform.tables import TableStore, guarded
 
 log = logging.getLogger(__name__)
@@ -82,16 +82,14 @@ def slot_of(now: datetime) -> int:
 
 
 def budget_exhausted(retry_after: int) -> ServiceError:
-    return ServiceError(
-        429,
-        "graphBudgetExhausted",
+    return GRAPH_BUDGET_EXHAUSTED(
         "The tenant's Microsoft Graph presence budget is spent for now; retry after the time given.",
-        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
     )
 
 
 def is_budget_exhausted(error: ServiceError) -> bool:
-    return error.code == "graphBudgetExhausted"
+    return error.code == GRAPH_BUDGET_EXHAUSTED.code
 
 
 @contextlib.contextmanager

@@ -43,7 +43,18 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 
 from shared.platform.budget import GraphBudget, Priority
 from shared.platform.durations import iso_duration
-from shared.platform.errors import ServiceError, ambiguous_user, user_not_found
+from shared.platform.errors import (
+    GRAPH_AUTHENTICATION_FAILED,
+    GRAPH_ERROR,
+    GRAPH_PERMISSION_MISSING,
+    GRAPH_THROTTLED,
+    GRAPH_UNAVAILABLE,
+    GROUP_NOT_FOUND,
+    USER_NOT_FOUND,
+    ServiceError,
+    ambiguous_user,
+    user_not_found,
+)
 from shared.platform.retry_after import retry_after_seconds
 from shared.platform.timezones import resolve_zone
 
@@ -107,7 +118,7 @@ class PresenceGateway:
         try:
             user = await self._call(lambda: self._client.users.by_user_id(upn).get(config), READ_USERS)
         except ServiceError as error:
-            if error.code == "userNotFound":
+            if error.code == USER_NOT_FOUND.code:
                 return None
             raise
         return user.id.lower() if user and user.id else None
@@ -144,7 +155,9 @@ class PresenceGateway:
                 break
             log.info("%d user lookups throttled or unavailable; again in %.0f s", len(pending), wait)
             await asyncio.sleep(wait)
-        failed = sum(1 for a in answer.values() if isinstance(a, ServiceError) and a.code != "userNotFound")
+        failed = sum(
+            1 for a in answer.values() if isinstance(a, ServiceError) and a.code != USER_NOT_FOUND.code
+        )
         if failed:
             log.warning("%d of %d user lookups failed (per-user errors)", failed, len(answer))
         return answer
@@ -162,11 +175,9 @@ class PresenceGateway:
         try:
             body = await self._call(lambda: self._post_batch(requests), READ_USERS)
         except _BatchFailedWhole as failed:
-            error = ServiceError(
-                503,
-                "graphUnavailable",
+            error = GRAPH_UNAVAILABLE(
                 "Microsoft Graph failed the batch of user lookups whole (424 Failed Dependency).",
-                headers={"Retry-After": str(math.ceil(failed.retry_after or 10))},
+                retry_after=math.ceil(failed.retry_after or 10),
             )
             return dict.fromkeys(upns, error), dict.fromkeys(upns, failed.retry_after)
         responses = body.get("responses") if isinstance(body, dict) else None
@@ -177,9 +188,7 @@ class PresenceGateway:
         for number, upn in enumerate(upns):
             response = by_id.get(str(number))
             if response is None:
-                outcomes[upn] = ServiceError(
-                    502, "graphError", "Microsoft Graph's batch answer left out this user's lookup."
-                )
+                outcomes[upn] = GRAPH_ERROR("Microsoft Graph's batch answer left out this user's lookup.")
                 continue
             status = response.get("status")
             content = response.get("body")
@@ -223,7 +232,7 @@ class PresenceGateway:
         try:
             return json.loads(raw) if raw else None
         except ValueError:
-            raise ServiceError(502, "graphError", "Microsoft Graph's answer was not JSON.") from None
+            raise GRAPH_ERROR("Microsoft Graph's answer was not JSON.") from None
 
     async def presence(self, user_id: str) -> GraphPresence:
         info = RequestInformation(Method.GET, "{+baseurl}/users/{user_id}/presence", {"user_id": user_id})
@@ -263,8 +272,8 @@ class PresenceGateway:
             try:
                 page = await self._call(functools.partial(self._send_json, info), READ_GROUPS)
             except ServiceError as error:
-                if error.code == "userNotFound":  # Graph's 404 names the resource it did not find
-                    raise ServiceError(404, "groupNotFound", f"No group '{group_id}' exists.") from None
+                if error.code == USER_NOT_FOUND.code:  # Graph's 404 names the resource it did not find
+                    raise GROUP_NOT_FOUND(f"No group '{group_id}' exists.") from None
                 raise
             page = page if isinstance(page, dict) else {}
             for user in page.get("value") or []:
@@ -296,7 +305,7 @@ class PresenceGateway:
         try:
             return await self._write(lambda c: self._presence(user_id).clear_presence.post(body, c))
         except ServiceError as error:
-            if error.code == "userNotFound":
+            if error.code == USER_NOT_FOUND.code:
                 return None
             raise
 
@@ -361,7 +370,7 @@ class PresenceGateway:
         try:
             return await self._presence_chunk(ids)
         except ServiceError as error:
-            if error.code != "userNotFound":
+            if error.code != USER_NOT_FOUND.code:
                 raise
             if len(ids) == 1:
                 return []
@@ -400,12 +409,7 @@ class PresenceGateway:
                 raise _graph_error(exc, permission) from None
             except httpx.HTTPError as exc:
                 log.warning("Graph unreachable: %s", type(exc).__name__)
-                raise ServiceError(
-                    503,
-                    "graphUnavailable",
-                    "Microsoft Graph could not be reached.",
-                    headers={"Retry-After": "10"},
-                ) from None
+                raise GRAPH_UNAVAILABLE("Microsoft Graph could not be reached.", retry_after=10) from None
 
 
 class _BatchFailedWhole(Exception):
@@ -469,37 +473,24 @@ def _answer_error(
     if status == 404:
         return user_not_found(target)
     if status == 429:
-        return ServiceError(
-            429,
-            "graphThrottled",
-            "Microsoft Graph is throttling the service; retry later.",
-            headers={"Retry-After": _retry_after(headers, 30)},
+        return GRAPH_THROTTLED(
+            "Microsoft Graph is throttling the service; retry later.", retry_after=_retry_after(headers, 30)
         )
     if status in (503, 504):
-        return ServiceError(
-            503,
-            "graphUnavailable",
+        return GRAPH_UNAVAILABLE(
             f"Microsoft Graph is unavailable (request-id {request_id}).",
-            headers={"Retry-After": _retry_after(headers, 10)},
+            retry_after=_retry_after(headers, 10),
         )
     if status == 403:
-        return ServiceError(
-            502,
-            "graphPermissionMissing",
+        return GRAPH_PERMISSION_MISSING(
             f"Microsoft Graph refused the call: the app's identity lacks the application permission "
-            f"{permission} (request-id {request_id}).",
+            f"{permission} (request-id {request_id})."
         )
     if status == 401:
-        return ServiceError(
-            502,
-            "graphAuthenticationFailed",
-            f"Microsoft Graph did not accept the app's token (request-id {request_id}).",
+        return GRAPH_AUTHENTICATION_FAILED(
+            f"Microsoft Graph did not accept the app's token (request-id {request_id})."
         )
-    return ServiceError(
-        502,
-        "graphError",
-        f"Microsoft Graph answered {status} {graph_code or ''} (request-id {request_id}).",
-    )
+    return GRAPH_ERROR(f"Microsoft Graph answered {status} {graph_code or ''} (request-id {request_id}).")
 
 
 def _retry_after(headers: Mapping[str, str], default: float) -> str:

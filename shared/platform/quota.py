@@ -23,7 +23,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError
+from shared.platform.errors import QUOTA_BUSY, ServiceError
 from shared.platform.keys import encode_key
 from shared.platform.tables import Conflict, TableStore, guarded, replace_entity
 
@@ -79,9 +79,7 @@ class Quotas:
                 return
             except Conflict:
                 await _pause()
-        raise ServiceError(
-            409, "quotaBusy", "Too many requests at once for this owner; retry.", headers={"Retry-After": "1"}
-        )
+        raise QUOTA_BUSY("Too many requests at once for this owner; retry.", retry_after=1)
 
     async def give_back(self, kind: str, owner: str) -> None:
         """One slot back (the thing was deleted, or its create failed). Best effort: a slot not given back

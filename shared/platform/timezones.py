@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz  # Windows -> IANA, from the Unicode CLDR mapping
 
-from shared.platform.errors import invalid_field
+from shared.platform.errors import INVALID_TIME_ZONE
 
 
 @lru_cache(maxsize=512)
@@ -21,8 +21,8 @@ def resolve_zone(name: str, field: str = "timeZone") -> ZoneInfo:
             raise ZoneInfoNotFoundError(key)  # bare abbreviations such as "CET" or "EST" are ambiguous
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError):
-        raise invalid_field(
-            "invalidTimeZone", field, f"'{name[:64]}' is not an IANA or Windows time-zone name."
+        raise INVALID_TIME_ZONE(
+            f"'{name[:64]}' is not an IANA or Windows time-zone name.", field=field
         ) from None
 
 

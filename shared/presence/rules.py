@@ -9,7 +9,13 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.platform.errors import FieldError, ServiceError, invalid_field
+from shared.platform.errors import (
+    INVALID_MESSAGE,
+    INVALID_PRESENCE,
+    INVALID_REQUEST,
+    INVALID_TIME,
+    FieldError,
+)
 from shared.platform.timezones import resolve_zone
 
 # Graph: the only availability/activity pairs setPresence accepts (an application session).
@@ -100,8 +106,8 @@ def settable_activities(kind: PresenceKind, availability: str) -> list[str]:
     activities = sorted(b for a, b in pairs if a == availability)
     if not activities:
         allowed = ", ".join(sorted({a for a, _ in pairs}))
-        raise invalid_field(
-            "invalidPresence", "availability", f"Not settable as a {kind} presence. Allowed: {allowed}."
+        raise INVALID_PRESENCE(
+            f"Not settable as a {kind} presence. Allowed: {allowed}.", field="availability"
         )
     return activities
 
@@ -112,11 +118,9 @@ def check_pair(kind: PresenceKind, availability: str, activity: str) -> None:
         return
     allowed = ", ".join(f"{a}/{b}" for a, b in sorted(pairs))
     field = "availability" if availability not in {a for a, _ in pairs} else "activity"
-    raise ServiceError(
-        400,
-        "invalidPresence",
+    raise INVALID_PRESENCE(
         f"{availability}/{activity} cannot be set as a {kind} presence. Allowed: {allowed}.",
-        [FieldError(field, f"Allowed pairs: {allowed}.")],
+        errors=[FieldError(field, f"Allowed pairs: {allowed}.")],
     )
 
 
@@ -126,13 +130,13 @@ def parse_until(until: str, time_zone: str | None, field: str = "until") -> date
     try:
         parsed = datetime.fromisoformat(until)
     except ValueError:
-        raise invalid_field(
-            "invalidTime", field, "Use ISO 8601, e.g. 2026-11-23T17:00:00+01:00 or 2026-11-23T17:00:00."
+        raise INVALID_TIME(
+            "Use ISO 8601, e.g. 2026-11-23T17:00:00+01:00 or 2026-11-23T17:00:00.", field=field
         ) from None
     if parsed.tzinfo is None:
         if not time_zone:
-            raise invalid_field(
-                "invalidTime", field, "This time has no offset: add one (…+01:00, …Z) or give timeZone."
+            raise INVALID_TIME(
+                "This time has no offset: add one (…+01:00, …Z) or give timeZone.", field=field
             )
         parsed = parsed.replace(tzinfo=resolve_zone(time_zone))
     elif time_zone:
@@ -152,7 +156,7 @@ def hold_end(
     """When a hold that starts `now` ends. durationMinutes and until exclude each other; neither means
     `default` (None: no end). The end must be at least 5 minutes away and at most MAX_HOLD_DAYS."""
     if duration_minutes is not None and until is not None:
-        raise invalid_field("invalidRequest", "until", "Give durationMinutes or until, not both.")
+        raise INVALID_REQUEST("Give durationMinutes or until, not both.", field="until")
     if time_zone is not None and until is None:
         resolve_zone(time_zone)
     if until is not None:
@@ -163,7 +167,7 @@ def hold_end(
     else:
         return None if default is None else now + default
     if end - now < SESSION_MIN:
-        raise invalid_field("invalidTime", field, "The end must be at least 5 minutes from now.")
+        raise INVALID_TIME("The end must be at least 5 minutes from now.", field=field)
     check_hold_length(end - now, max_days, field)
     return end
 
@@ -172,17 +176,17 @@ def check_hold_length(length: timedelta, max_days: int, field: str) -> None:
     """The one rule for how long the service may hold anything, however it was asked: a direct hold from
     now to its end, a schedule's occurrence from its start to its end, at most MAX_HOLD_DAYS."""
     if length > timedelta(days=max_days):
-        raise invalid_field(
-            "invalidTime", field, f"The end must be within {max_days} days of the start (MAX_HOLD_DAYS)."
+        raise INVALID_TIME(
+            f"The end must be within {max_days} days of the start (MAX_HOLD_DAYS).", field=field
         )
 
 
 def check_message(message: str) -> str:
     """1-280 characters of plain text, without control characters (line breaks included)."""
     if not message or not message.strip():
-        raise invalid_field("invalidMessage", "message", "The message is empty; DELETE clears it.")
+        raise INVALID_MESSAGE("The message is empty; DELETE clears it.", field="message")
     if len(message) > MESSAGE_MAX_CHARS:
-        raise invalid_field("invalidMessage", "message", f"At most {MESSAGE_MAX_CHARS} characters.")
+        raise INVALID_MESSAGE(f"At most {MESSAGE_MAX_CHARS} characters.", field="message")
     if any(unicodedata.category(ch) in {"Cc", "Cs"} or ch in _BIDI_CONTROLS for ch in message):
-        raise invalid_field("invalidMessage", "message", "Control characters are not allowed.")
+        raise INVALID_MESSAGE("Control characters are not allowed.", field="message")
     return message

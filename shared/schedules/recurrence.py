@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
-from shared.platform.errors import ServiceError, invalid_field
+from shared.platform.errors import INVALID_RECURRENCE, INVALID_TIME, INVALID_TIME_ZONE, ServiceError
 from shared.platform.timezones import resolve_zone
 from shared.presence.rules import check_hold_length, parse_until
 
@@ -158,7 +158,7 @@ class Transition:
 
 
 def _bad_rule(message: str) -> ServiceError:
-    return invalid_field("invalidRecurrence", "recurrence", message)
+    return INVALID_RECURRENCE(message, field="recurrence")
 
 
 def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
@@ -171,7 +171,7 @@ def _instant(value: str, time_zone: str | None, field: str) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:00 in a zone west of UTC
-        raise invalid_field("invalidTime", field, "This time is out of range.") from None
+        raise INVALID_TIME("This time is out of range.", field=field) from None
 
 
 def _wall(value: str, instant: datetime, zone: ZoneInfo) -> datetime:
@@ -445,23 +445,23 @@ def parse_series(
     the first occurrences are left out. With `now`, the series comes marked at the last occurrence ended
     by then, for later queries to resume at."""
     if recurrence is not None and not time_zone:
-        raise invalid_field(
-            "invalidTimeZone", "timeZone", "A recurrence needs timeZone, so that 09:00 stays 09:00 local."
+        raise INVALID_TIME_ZONE(
+            "A recurrence needs timeZone, so that 09:00 stays 09:00 local.", field="timeZone"
         )
     start_at = _instant(start, time_zone, "start")
     end_at = _instant(end, time_zone, "end")
     if end_at <= start_at:
-        raise invalid_field("invalidTime", "end", "The end must be after the start.")
+        raise INVALID_TIME("The end must be after the start.", field="end")
     zone = resolve_zone(time_zone) if time_zone else None
     if now is not None:
         if start_at - now > FURTHEST_START:
-            raise invalid_field(
-                "invalidTime", "start", f"The start must be within {FURTHEST_START.days} days from now."
+            raise INVALID_TIME(
+                f"The start must be within {FURTHEST_START.days} days from now.", field="start"
             )
         check_hold_length(end_at - start_at, limits.max_hold_days, "end")
     if recurrence is None:
         if now is not None and end_at <= now:
-            raise invalid_field("invalidTime", "end", "The end has passed.")
+            raise INVALID_TIME("The end has passed.", field="end")
         return Series(start_at, end_at, zone)
 
     assert zone is not None

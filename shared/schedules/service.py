@@ -20,7 +20,20 @@ from shared.audit.store import AuditLog
 from shared.directory.ids import parse_user
 from shared.directory.service import UserDirectory
 from shared.platform.clock import Clock
-from shared.platform.errors import ServiceError, invalid_field
+from shared.platform.errors import (
+    IDEMPOTENCY_KEY_BUSY,
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_IDEMPOTENCY_KEY,
+    INVALID_REQUEST,
+    INVALID_SCHEDULE,
+    PRECONDITION_FAILED,
+    SCHEDULE_ACTIVE,
+    SCHEDULE_BUSY,
+    SCHEDULE_FINISHED,
+    SCHEDULE_NOT_FOUND,
+    TOO_MANY_SCHEDULES,
+    ServiceError,
+)
 from shared.platform.keys import is_record_id, new_record_id
 from shared.platform.quota import Quotas
 from shared.platform.tables import Conflict
@@ -43,16 +56,11 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spac
 
 
 def schedule_busy() -> ServiceError:
-    return ServiceError(
-        409,
-        "scheduleBusy",
-        "The schedule is changing right now; retry shortly.",
-        headers={"Retry-After": "2"},
-    )
+    return SCHEDULE_BUSY("The schedule is changing right now; retry shortly.", retry_after=2)
 
 
 def schedule_not_found(schedule_id: str) -> ServiceError:
-    return ServiceError(404, "scheduleNotFound", f"No schedule '{schedule_id[:40]}' exists.")
+    return SCHEDULE_NOT_FOUND(f"No schedule '{schedule_id[:40]}' exists.")
 
 
 def check_schedule(fields: ScheduleInput, now: datetime, limits: Limits) -> Series:
@@ -60,10 +68,8 @@ def check_schedule(fields: ScheduleInput, now: datetime, limits: Limits) -> Seri
     (a rule is scanned up to its first occurrences and to `now`): callers run it off the event loop."""
     parse_user(fields.user)
     if fields.status_message is None and fields.presence is None and fields.preferred_presence is None:
-        raise invalid_field(
-            "invalidSchedule",
-            "statusMessage",
-            "Give at least one of statusMessage, presence, preferredPresence.",
+        raise INVALID_SCHEDULE(
+            "Give at least one of statusMessage, presence, preferredPresence.", field="statusMessage"
         )
     if fields.status_message is not None:
         check_message(fields.status_message)
@@ -110,9 +116,7 @@ class ScheduleService:
         different body a 409; a request that crashed half-way is completed by its retry."""
         now = self._clock.now()
         if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-            raise invalid_field(
-                "invalidIdempotencyKey", "Idempotency-Key", "1-128 printable ASCII characters."
-            )
+            raise INVALID_IDEMPOTENCY_KEY("1-128 printable ASCII characters.", field="Idempotency-Key")
         series = await asyncio.to_thread(check_schedule, fields, now, self._limits)
         user_id = await self._directory.resolve(parse_user(fields.user))
         schedule_id = new_record_id()
@@ -121,9 +125,7 @@ class ScheduleService:
             schedule_id = await self._idempotent_id(f"{caller}\n{key}", body_hash(fields), schedule_id, now)
             existing, _ = await self.store.get(schedule_id)
             if existing is not None and existing.user_id != user_id:  # moved to somebody else since
-                raise ServiceError(
-                    409, "idempotencyKeyReused", "This Idempotency-Key's schedule is now another user's."
-                )
+                raise IDEMPOTENCY_KEY_REUSED("This Idempotency-Key's schedule is now another user's.")
             if existing is not None:
                 return await self._view(existing, now)
         engine = EngineState(resume=resume_mark(series))
@@ -150,21 +152,14 @@ class ScheduleService:
             found, etag = await self._idempotency.get(key)
             if found is not None and now - found.created_at < IDEMPOTENCY_TTL:
                 if found.body_hash != digest:
-                    raise ServiceError(
-                        409, "idempotencyKeyReused", "This Idempotency-Key was used with a different body."
-                    )
+                    raise IDEMPOTENCY_KEY_REUSED("This Idempotency-Key was used with a different body.")
                 return found.schedule_id
             try:
                 await self._idempotency.claim(key, IdempotentCreate(fresh_id, digest, now), etag)
             except Conflict:
                 continue  # another request with the same key claimed it first: use theirs
             return fresh_id
-        raise ServiceError(
-            409,
-            "idempotencyKeyBusy",
-            "A request with this Idempotency-Key is in progress.",
-            headers={"Retry-After": "1"},
-        )
+        raise IDEMPOTENCY_KEY_BUSY("A request with this Idempotency-Key is in progress.", retry_after=1)
 
     async def get(self, schedule_id: str) -> tuple[Schedule, str]:
         record, etag = await self._load(schedule_id)
@@ -174,11 +169,9 @@ class ScheduleService:
         self, user: str | None, status: str | None, top: int, after: str | None
     ) -> tuple[list[Schedule], str | None]:
         if status is not None and status not in {"scheduled", "active", "completed", "cancelled", "failed"}:
-            raise invalid_field(
-                "invalidRequest", "status", "scheduled, active, completed, cancelled or failed."
-            )
+            raise INVALID_REQUEST("scheduled, active, completed, cancelled or failed.", field="status")
         if after is not None and not is_record_id(after):
-            raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
+            raise INVALID_REQUEST("Use the nextLink as given.", field="after")
         user_id = await self._directory.resolve(parse_user(user, field="user")) if user is not None else None
         records, last = await self.store.list(user_id=user_id, status=status, top=top, after=after)  # type: ignore[arg-type]
         now = self._clock.now()
@@ -190,18 +183,14 @@ class ScheduleService:
     ) -> tuple[Schedule, str]:
         record, etag = await self._load(schedule_id)
         if if_match is not None and if_match not in {etag, "*"}:
-            raise ServiceError(
-                412, "preconditionFailed", "The schedule changed since you read it (If-Match)."
-            )
+            raise PRECONDITION_FAILED("The schedule changed since you read it (If-Match).")
         now = self._clock.now()
         if in_step(record, now):
             raise schedule_busy()
         if record.status == "active" or started_in_part(record):
-            raise ServiceError(
-                409, "scheduleActive", "An active schedule cannot be changed; cancel it instead."
-            )
+            raise SCHEDULE_ACTIVE("An active schedule cannot be changed; cancel it instead.")
         if record.status in {"cancelled", "completed"}:
-            raise ServiceError(409, "scheduleFinished", f"A {record.status} schedule cannot be changed.")
+            raise SCHEDULE_FINISHED(f"A {record.status} schedule cannot be changed.")
         merged = {**_input_of(record), **patch.model_dump(by_alias=False, include=patch.model_fields_set)}
         try:
             fields = ScheduleInput.model_validate(merged)
@@ -228,9 +217,7 @@ class ScheduleService:
         except Conflict:
             if takes_slot:
                 await self._give_back(user_id)
-            raise ServiceError(
-                412, "preconditionFailed", "The schedule changed meanwhile; read it again."
-            ) from None
+            raise PRECONDITION_FAILED("The schedule changed meanwhile; read it again.") from None
         if user_id != record.user_id:
             if record.status in LIVE:
                 await self._give_back(record.user_id)
@@ -272,9 +259,7 @@ class ScheduleService:
         if self._quotas is None or self._max_per_user <= 0:
             return
         limit = self._max_per_user
-        full = ServiceError(
-            409,
-            "tooManySchedules",
+        full = TOO_MANY_SCHEDULES(
             f"The user has {limit} schedules to run already (MAX_SCHEDULES_PER_USER); cancel one first.",
             extensions={"field": "user"},
         )

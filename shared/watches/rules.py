@@ -20,7 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from shared.platform.config import is_loopback_url
-from shared.platform.errors import invalid_field
+from shared.platform.errors import INVALID_CALLBACK_URL
 
 # Notifications are signed as Standard Webhooks (https://www.standardwebhooks.com) sign them, so receivers
 # verify with its libraries: HMAC-SHA256 over "<id>.<timestamp>.<body>", the key in the watch's secret.
@@ -187,32 +187,29 @@ def check_callback_url(url: str, *, allow_loopback_http: bool) -> str:
     """A callback URL the service may POST to: https, or plain http to a loopback address when running
     locally; no credentials in it; at most 2,048 characters. A 400 naming `callbackUrl` otherwise."""
     if len(url) > 2048:
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "At most 2,048 characters.")
+        raise INVALID_CALLBACK_URL("At most 2,048 characters.", field="callbackUrl")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         _ = parts.port  # raises on a port that is not a number
     except ValueError:
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "Not a URL.") from None
+        raise INVALID_CALLBACK_URL("Not a URL.", field="callbackUrl") from None
     if parts.username or parts.password:
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "No user name or password in the URL.")
+        raise INVALID_CALLBACK_URL("No user name or password in the URL.", field="callbackUrl")
     if not host or parts.scheme not in {"https", "http"}:
-        raise invalid_field("invalidCallbackUrl", "callbackUrl", "An absolute https URL, e.g. https://...")
+        raise INVALID_CALLBACK_URL("An absolute https URL, e.g. https://...", field="callbackUrl")
     if not _HOST_NAME.fullmatch(host):
-        raise invalid_field(
-            "invalidCallbackUrl", "callbackUrl", "The host must be a name in ASCII (punycode) or an address."
+        raise INVALID_CALLBACK_URL(
+            "The host must be a name in ASCII (punycode) or an address.", field="callbackUrl"
         )
     if parts.scheme == "http" and not (allow_loopback_http and is_loopback_url(url)):
-        raise invalid_field(
-            "invalidCallbackUrl", "callbackUrl", "Use https (plain http only to loopback, locally)."
-        )
+        raise INVALID_CALLBACK_URL("Use https (plain http only to loopback, locally).", field="callbackUrl")
     if _internal_address(host) and not (allow_loopback_http and is_loopback_url(url)):
         # The service must not be made to POST into its own network (metadata endpoints, the wireserver,
         # private hosts).
-        raise invalid_field(
-            "invalidCallbackUrl",
-            "callbackUrl",
+        raise INVALID_CALLBACK_URL(
             "It must be a public address: not a private, local, reserved or Azure platform address.",
+            field="callbackUrl",
         )
     return url
 

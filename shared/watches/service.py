@@ -26,7 +26,20 @@ from shared.directory.service import UserDirectory
 from shared.holds.rules import Failure
 from shared.platform import metrics
 from shared.platform.clock import Clock
-from shared.platform.errors import FieldError, ServiceError, invalid_field
+from shared.platform.errors import (
+    CALLBACK_FAILED,
+    CALLBACK_GONE,
+    GROUP_TOO_LARGE,
+    INVALID_GROUP,
+    INVALID_REQUEST,
+    INVALID_WATCH,
+    TOO_MANY_WATCHES,
+    USER_NOT_FOUND,
+    WATCH_BUSY,
+    FieldError,
+    ServiceError,
+    watch_not_found,
+)
 from shared.platform.gathering import gather_bounded
 from shared.platform.graph import GraphPresence, PresenceGateway
 from shared.platform.keys import is_record_id, new_record_id
@@ -72,7 +85,6 @@ _DELIVERY_STATE = (
     "disabled_at",
 )
 _CONCURRENCY = 16
-_NOT_FOUND = "watchNotFound"
 
 
 class WatchService:
@@ -100,10 +112,10 @@ class WatchService:
         the group's object id. Exactly one of the two; a 400 naming the field otherwise."""
         check_callback_url(body.callback_url, allow_loopback_http=self._allow_loopback_http)
         if (body.users is None) == (body.group is None):
-            raise invalid_field("invalidWatch", "users", "Give users or group (one of the two).")
+            raise INVALID_WATCH("Give users or group (one of the two).", field="users")
         if body.group is not None:
             if not is_user_id(body.group):  # Entra object ids, of users and groups alike, are GUIDs
-                raise invalid_field("invalidGroup", "group", "A group's object id (a GUID).")
+                raise INVALID_GROUP("A group's object id (a GUID).", field="group")
             return body.group.lower()
         return [parse_user(user, field=f"users[{index}]") for index, user in enumerate(body.users or [])]
 
@@ -115,7 +127,7 @@ class WatchService:
         taken before anything is read and given back if the watch is not made."""
         if limit is None:
             return await self._create(caller, body, targets)
-        full = ServiceError(409, "tooManyWatches", f"You have {limit} watches already; delete one first.")
+        full = TOO_MANY_WATCHES(f"You have {limit} watches already; delete one first.")
         await self._quotas.take("watches", caller, limit, lambda: self.store.count_by(caller), full)
         try:
             return await self._create(caller, body, targets)
@@ -129,9 +141,7 @@ class WatchService:
         if isinstance(targets, str):
             members = await self._gateway.group_members(targets, limit=MAX_WATCH_USERS)
             if len(members) > MAX_WATCH_USERS:
-                raise invalid_field(
-                    "groupTooLarge", "group", f"The group has more than {MAX_WATCH_USERS:,} users."
-                )
+                raise GROUP_TOO_LARGE(f"The group has more than {MAX_WATCH_USERS:,} users.", field="group")
         else:
             members, duplicates = await self._resolve(targets)
         kept = body.filter or WatchFilter()
@@ -167,7 +177,7 @@ class WatchService:
             spellings.add(ref.given)
             outcome = found[ref.normalized]
             if isinstance(outcome, ServiceError):
-                if outcome.code != "userNotFound":
+                if outcome.code != USER_NOT_FOUND.code:
                     raise outcome
                 errors.append(FieldError(f"users[{index}]", outcome.detail))
             elif outcome in members:
@@ -175,15 +185,15 @@ class WatchService:
             else:
                 members[outcome] = ref.given
         if errors:
-            raise ServiceError(404, "userNotFound", errors[0].message, errors)
+            raise USER_NOT_FOUND(errors[0].message, errors=errors)
         return members, duplicates
 
     async def get(self, watch_id: str) -> tuple[WatchRecord, str]:
         if not is_record_id(watch_id):
-            raise ServiceError(404, _NOT_FOUND, "No such watch.")  # never a table key from bad input
+            raise watch_not_found()  # never a table key from bad input
         record, etag = await self.store.get(watch_id)
         if record is None or etag is None:
-            raise ServiceError(404, _NOT_FOUND, "No such watch.")
+            raise watch_not_found()
         return record, etag
 
     async def show(self, record: WatchRecord) -> Watch:
@@ -197,7 +207,7 @@ class WatchService:
         self, created_by: str | None, top: int, after: str | None
     ) -> tuple[list[Watch], str | None]:
         if after is not None and not is_record_id(after):
-            raise invalid_field("invalidRequest", "after", "Use the nextLink as given.")
+            raise INVALID_REQUEST("Use the nextLink as given.", field="after")
         records, last = await self.store.page(created_by=created_by, top=top, after=after)
         return [to_api(r, None) for r in records], last
 
@@ -214,9 +224,7 @@ class WatchService:
         try:
             await self.store.replace(enabled, etag)
         except Conflict:
-            raise ServiceError(
-                409, "watchBusy", "The watch is being changed right now; retry.", headers={"Retry-After": "2"}
-            ) from None
+            raise WATCH_BUSY("The watch is being changed right now; retry.", retry_after=2) from None
         now = self._clock.now()
         await self._audit.append(now, caller, _subject(record), "", "watch.enable", "ok", watch_id=record.id)
         return await self.show(enabled)
@@ -340,7 +348,7 @@ class WatchPoller:
         since = await self._store.last_read()
         read_at = self._clock.now()
         found = await self._gateway.presences(user_ids)
-        failed = [e for e in found.values() if isinstance(e, ServiceError) and e.code != "userNotFound"]
+        failed = [e for e in found.values() if isinstance(e, ServiceError) and e.code != USER_NOT_FOUND.code]
         if failed:
             log.warning("poll_watches: %d of %d users not read (%s)", len(failed), len(found), failed[0].code)
         baselines: list[tuple[Member, Seen]] = []
@@ -564,7 +572,7 @@ class WatchPoller:
         failures = 1 if sent else watch.failures + 1
         failing_since = now if sent or watch.failing_since is None else watch.failing_since
         error = Failure(
-            "callbackFailed" if answer.outcome == "failed" else "callbackGone", answer.detail, now
+            (CALLBACK_FAILED if answer.outcome == "failed" else CALLBACK_GONE).code, answer.detail, now
         )
         if answer.outcome == "gone" or gives_up(failing_since, now, self._disable_after):
             return replace(
@@ -591,7 +599,7 @@ class WatchPoller:
         metrics.watch_disabled()
         await self._store.drop_pending(watch.id, now)
         await self._audit.append(
-            now, POLL_CALLER, _subject(watch), "", "watch.disable", "callbackFailed", watch_id=watch.id
+            now, POLL_CALLER, _subject(watch), "", "watch.disable", CALLBACK_FAILED.code, watch_id=watch.id
         )
 
 

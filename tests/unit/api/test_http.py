@@ -5,7 +5,7 @@ import pytest
 
 from shared.api.http import handle_errors, json_response, parse_body
 from shared.api.models import PresenceQuery
-from shared.platform.errors import ServiceError
+from shared.platform.errors import GRAPH_THROTTLED, ServiceError
 
 
 def request(body: bytes, content_type: str | None = "application/json") -> func.HttpRequest:
@@ -62,7 +62,7 @@ def test_too_many_users_is_a_400_on_users():
 async def test_service_errors_become_problem_json():
     @handle_errors
     async def handler(req: func.HttpRequest) -> func.HttpResponse:
-        raise ServiceError(429, "graphThrottled", "slow down", headers={"Retry-After": "7"})
+        raise GRAPH_THROTTLED("slow down", retry_after=7)
 
     response = await handler(request(b""))
     body = json.loads(response.get_body())
@@ -71,7 +71,7 @@ async def test_service_errors_become_problem_json():
     assert response.headers["Retry-After"] == "7"
     assert body == {
         "type": "urn:presence-automation:problem:graphThrottled",
-        "title": "Too Many Requests",
+        "title": "Graph throttling",  # the catalog's: the kind of problem, not the HTTP phrase
         "status": 429,
         "detail": "slow down",
         "code": "graphThrottled",
