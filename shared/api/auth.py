@@ -1,13 +1,13 @@
-"""Who is calling, and what they may do: every decision of the API is made here, before any Graph call
-or write.
+"""Who is calling, and what they may do: every decision of the API is made here, before any Graph
+call or write."""
 
-`CALLER_AUTH=function-key`: the Functions host has checked the key; the caller may do everything.
-`CALLER_AUTH=entra`: App Service Authentication validated an Entra token and passes its claims in
-`X-MS-CLIENT-PRINCIPAL` (base64 JSON `{auth_typ, claims: [{typ, val}], name_typ, role_typ}`). Denied by
-default: app role `Presence.ReadWrite.All` may do everything; `Presence.Read.All` may read any user and
-any schedule; a signed-in user (a delegated token) may read and change their own presence and
-schedules; anything else is 403. A missing or malformed principal is 401. A watch is its maker's, and the
-audit trail is for callers who may change everyone's presence (see the decisions at the end)."""
+# `CALLER_AUTH=function-key`: the Functions host has checked the key; the caller may do everything.
+# `CALLER_AUTH=entra`: App Service Authentication validated an Entra token and passes its claims in
+# `X-MS-CLIENT-PRINCIPAL` (base64 JSON `{auth_typ, claims: [{typ, val}], name_typ, role_typ}`). Denied by
+# default: app role `Presence.ReadWrite.All` may do everything; `Presence.Read.All` may read any user and
+# any schedule; a signed-in user (a delegated token) may read and change their own presence and
+# schedules; anything else is 403. A missing or malformed principal is 401. A watch is its maker's, and the
+# audit trail is for callers who may change everyone's presence (see the decisions at the end).
 
 from __future__ import annotations
 
