@@ -6,8 +6,9 @@ tables, each in its own process as on Azure (each timer on another instance ever
 Graph emulator in its own process, with added latency and Graph's presence throttle on. Not a test: it
 prints a table, the ratios last.
 
-    .venv/bin/python bench/peak_hour.py            # a tenth of the issue's size (about 3 minutes)
-    .venv/bin/python bench/peak_hour.py --full     # 20,000 users, 5,000 schedules, 2,000 + 2,000 holds
+    .venv/bin/python bench/peak_hour.py            # a tenth of the issue's size (about 2 minutes)
+    .venv/bin/python bench/peak_hour.py --full     # 20,000 users, 5,000 schedules, ... (about 20 minutes)
+    PEAK_DEBUG=1 .venv/bin/python bench/peak_hour.py  # also the requests in each second from 09:00 (stderr)
 
 Time: the service clocks and the emulator clock run in real time from 08:55, and jump ahead together
 only when no tick is running, so every Graph request is timed as Graph would see it; the 30-second
@@ -18,6 +19,8 @@ windows are measured on real time (the jumps taken out).
   minimum: every presence request made meanwhile (all kinds) at GRAPH_BUDGET_PER_30S / 30 a second.
 - peak: the most presence requests in any 30 s of real time, against the budget; the emulator's 429s.
 - watch ticks: getPresencesByUserId calls per poll_watches tick against ceil(watched users / 650).
+The budget's best is 0.90x (its 1-second slots keep 3 of a window's 33 free for edges and clock skew), so
+starts can take no less than 1.11x the minimum here.
 """
 
 from __future__ import annotations
