@@ -98,6 +98,41 @@ async def test_lower_priorities_take_only_what_is_left_above_a_reserve(instances
     assert len(await graph.journal(path="/presence")) == 2  # no refused call reached Graph
 
 
+async def test_renewals_short_of_budget_go_first_in_the_next_second_until_half_of_it_is_gone(
+    azurite, emulator_url, graph, budget_clock
+):
+    # 330 per 30 s: 10 per second; changes may fill 9 of them, and leave alone what renewals reserved.
+    config = settings_for(azurite, emulator_url, GRAPH_BUDGET_PER_30S="330")
+    first, second = (build_services(config, Clock(), budget_clock=budget_clock) for _ in range(2))
+    await graph.set_clock(T0, frozen=True)
+
+    async def answered(services: Services, priority: Priority, calls: int) -> int:
+        async def one() -> str:
+            try:
+                with spending(priority, time.monotonic() + 0.3):  # the budget's clock stands still
+                    await services.gateway.presence(ALICE_ID)
+            except ServiceError as error:
+                return error.code
+            return "ok"
+
+        codes = await asyncio.gather(*(one() for _ in range(calls)))
+        assert set(codes) <= {"ok", "graphBudgetExhausted"}
+        return codes.count("ok")
+
+    try:
+        assert await answered(first, Priority.KEEP, 10) == 10  # this second is full
+        assert await answered(second, Priority.KEEP, 1) == 0  # refused: reserves 2 of the next second
+        budget_clock.advance(timedelta(seconds=1))
+        assert await answered(first, Priority.CHANGE, 9) == 8  # 10 less the 2 reserved, and ...
+        budget_clock.advance(timedelta(seconds=0.5))  # ... those 2 once half the second is gone unclaimed
+        assert await answered(first, Priority.CHANGE, 3) == 2
+        assert len(await graph.journal(path="/presence")) == 20
+        assert (await graph.budget())["refused"] == 0
+    finally:
+        for services in (first, second):
+            await services.tables.close()
+
+
 async def test_an_http_caller_past_the_budget_gets_a_429_without_waiting(instances, graph):
     reader()  # the process's meter provider, before anything is recorded
     recorded = Recorded()
