@@ -66,11 +66,11 @@ async def held_by_service(
     await graph.reset()
     await move(clock, graph, T0)
     body = SessionRequest(availability=pair[0], activity=pair[1], duration_minutes=hours * 60)
-    await services.holding.hold_session("bench", ALICE_ID, body)
+    await services.holds.hold_session("bench", ALICE_ID, body)
     missing = 0
     for minute in range(1, hours * 60 + 1):
         await move(clock, graph, T0 + timedelta(minutes=minute))
-        await services.holding.renew_due()  # RENEW_TICK: every minute
+        await services.holds.renew_due()  # RENEW_TICK: every minute
         missing += minute < hours * 60 and not await shown(graph, pair)
     return Run("service", pair, hours, await writes(graph), missing)
 

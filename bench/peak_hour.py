@@ -156,7 +156,7 @@ async def host_main() -> None:
             elif op == "advance":
                 clock.advance(timedelta(seconds=command["seconds"]))
             elif op == "renew":
-                await services.holding.renew_due()
+                await services.holds.renew_due()
             elif op == "schedules":
                 await services.engine.tick()
             elif op == "watches":
@@ -241,12 +241,12 @@ async def setup(
     for group in range(5):
         await at(peak - timedelta(hours=4) + timedelta(minutes=group))
         users = held_busy[group::5]
-        await gather_bounded([services.holding.hold_session("bench", u, busy) for u in users], 16)
+        await gather_bounded([services.holds.hold_session("bench", u, busy) for u in users], 16)
     # Available: set 08:51-08:54, so their refreshes come every minute of the peak.
     for group in range(4):
         await at(peak - timedelta(minutes=9 - group))
         users = held_available[group::4]
-        await gather_bounded([services.holding.hold_session("bench", u, available) for u in users], 16)
+        await gather_bounded([services.holds.hold_session("bench", u, available) for u in users], 16)
 
     await at(peak - timedelta(minutes=6))
     rng = random.Random(14)

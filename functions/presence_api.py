@@ -42,13 +42,13 @@ async def query_presence(req: func.HttpRequest) -> func.HttpResponse:
 async def put_session(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, HOLD_SESSION, services())
     body = parse_body(req, SessionRequest)
-    return json_response(await services().holding.hold_session(caller.name, req.route_params["user"], body))
+    return json_response(await services().holds.hold_session(caller.name, req.route_params["user"], body))
 
 
 @route(bp, RELEASE_SESSION)
 async def delete_session(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, RELEASE_SESSION, services())
-    await services().holding.release_session(caller.name, req.route_params["user"])
+    await services().holds.release_session(caller.name, req.route_params["user"])
     return no_content()
 
 
@@ -56,13 +56,13 @@ async def delete_session(req: func.HttpRequest) -> func.HttpResponse:
 async def put_preferred(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, HOLD_PREFERRED, services())
     body = parse_body(req, PreferredRequest)
-    return json_response(await services().holding.hold_preferred(caller.name, req.route_params["user"], body))
+    return json_response(await services().holds.hold_preferred(caller.name, req.route_params["user"], body))
 
 
 @route(bp, RELEASE_PREFERRED)
 async def delete_preferred(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, RELEASE_PREFERRED, services())
-    await services().holding.release_preferred(caller.name, req.route_params["user"])
+    await services().holds.release_preferred(caller.name, req.route_params["user"])
     return no_content()
 
 
@@ -70,17 +70,17 @@ async def delete_preferred(req: func.HttpRequest) -> func.HttpResponse:
 async def put_status_message(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, SET_MESSAGE, services())
     body = parse_body(req, StatusMessageRequest)
-    return json_response(await services().holding.set_message(caller.name, req.route_params["user"], body))
+    return json_response(await services().holds.set_message(caller.name, req.route_params["user"], body))
 
 
 @route(bp, CLEAR_MESSAGE)
 async def delete_status_message(req: func.HttpRequest) -> func.HttpResponse:
     caller = await authorize(req, CLEAR_MESSAGE, services())
-    await services().holding.clear_message(caller.name, req.route_params["user"])
+    await services().holds.clear_message(caller.name, req.route_params["user"])
     return no_content()
 
 
 @route(bp, GET_HOLDS)
 async def get_holds(req: func.HttpRequest) -> func.HttpResponse:
     await authorize(req, GET_HOLDS, services())
-    return json_response(await services().holding.holds(req.route_params["user"]))
+    return json_response(await services().holds.holds(req.route_params["user"]))

@@ -22,7 +22,7 @@ bp = func.Blueprint()
 @metrics.timed_tick
 async def renew_sessions(timer: func.TimerRequest) -> None:
     """Keep every held session and preferred presence alive until its end, then let it go."""
-    acted = await services().holding.renew_due()
+    acted = await services().holds.renew_due()
     log.info("renew_sessions: %d holds acted on", acted)
 
 

@@ -56,7 +56,7 @@ class Services:
     gateway: PresenceGateway
     directory: UserDirectory
     presence: PresenceReader
-    holding: HoldService
+    holds: HoldService
     schedules: ScheduleService
     engine: ScheduleEngine
     audit: AuditTrail
@@ -101,7 +101,7 @@ def build_services(
     timeline = Timeline(tables)
     holds = HoldStore(tables, timeline)
     audit = AuditLog(tables)
-    holding = HoldService(
+    holds = HoldService(
         holds,
         audit,
         gateway,
@@ -113,7 +113,7 @@ def build_services(
         concurrency=config.graph_concurrency,
         tick_time_limit=config.tick_time_limit_seconds,
     )
-    presence = PresenceReader(directory, gateway, holding)
+    presence = PresenceReader(directory, gateway, holds)
     limits = Limits(
         max_hold_days=config.max_hold_days,
         min_gap=timedelta(minutes=config.schedule_min_gap_minutes),
@@ -134,7 +134,7 @@ def build_services(
     engine = ScheduleEngine(
         schedules.store,
         timeline,
-        holding,
+        holds,
         gateway,
         audit,
         clock,
@@ -169,7 +169,7 @@ def build_services(
         gateway,
         directory,
         presence,
-        holding,
+        holds,
         schedules,
         engine,
         trail,

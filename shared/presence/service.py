@@ -18,10 +18,10 @@ log = logging.getLogger(__name__)
 
 
 class PresenceReader:
-    def __init__(self, directory: UserDirectory, gateway: PresenceGateway, holding: HoldService) -> None:
+    def __init__(self, directory: UserDirectory, gateway: PresenceGateway, holds: HoldService) -> None:
         self._directory = directory
         self._gateway = gateway
-        self._holding = holding
+        self._holds = holds
 
     async def read(self, user: str) -> Presence:
         ref = parse_user(user)
@@ -75,7 +75,7 @@ class PresenceReader:
         if not ids:
             return {}
         try:
-            return await self._holding.messages(ids)
+            return await self._holds.messages(ids)
         except ServiceError as error:
             log.warning("status message records unavailable (%s)", error.code)
             return {}

@@ -86,7 +86,7 @@ class ScheduleEngine:
         self,
         store: ScheduleStore,
         timeline: Timeline,
-        holding: HoldService,
+        holds: HoldService,
         gateway: PresenceGateway,
         audit: AuditLog,
         clock: Clock,
@@ -97,7 +97,7 @@ class ScheduleEngine:
     ) -> None:
         self._store = store
         self._timeline = timeline
-        self._holding = holding
+        self._holds = holds
         self._gateway = gateway
         self._audit = audit
         self._clock = clock
@@ -229,7 +229,7 @@ class ScheduleEngine:
             return
         shown = await self._shown_message(record)
         if transition.kind == "start":
-            await self._holding.apply_schedule(
+            await self._holds.apply_schedule(
                 TIMER_CALLER,
                 record.user_id,
                 record.user,
@@ -244,7 +244,7 @@ class ScheduleEngine:
                 # writes the hold first (its flag cleared before), so this is redone without it.
                 return ended(hold, run, now, shown, await self._successor(record, now))
 
-            await self._holding.apply_schedule(
+            await self._holds.apply_schedule(
                 TIMER_CALLER, record.user_id, record.user, "schedule.end", end, record.id
             )
 
@@ -310,7 +310,7 @@ class ScheduleEngine:
         attempts = record.attempts + (0 if spent else 1)
         failed = not spent and attempts >= self._max_attempts
         engine = replace(record.engine, claimed_until=None)
-        if transition.kind == "start" and await self._holding.owned_by(
+        if transition.kind == "start" and await self._holds.owned_by(
             record.user_id, owner_of(record, transition.occurrence)
         ):
             engine = replace(engine, partial_index=transition.occurrence.index)
@@ -348,7 +348,7 @@ class ScheduleEngine:
     async def _abandon(self, record: ScheduleRecord, now: datetime) -> None:
         """Leave what the schedule set to Graph's expiry (no Graph call); raises if the hold cannot be
         written, so the step is retried whole once the claim's lease ends."""
-        await self._holding.apply_schedule(
+        await self._holds.apply_schedule(
             TIMER_CALLER,
             record.user_id,
             record.user,

@@ -62,7 +62,7 @@ async def queue(store: WatchStore, watch_id: str, key: str, at: datetime) -> Del
 
 
 async def test_purge_drops_only_what_is_past_retention(services: Services, azurite):
-    audit = services.holding._audit
+    audit = services.holds._audit
     for days_ago in (45, 31, 29, 1):
         await audit.append(NOW - timedelta(days=days_ago), "test", "alice", ALICE_ID, "session.set", "ok")
     idempotency = services.schedules._idempotency

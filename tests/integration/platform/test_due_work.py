@@ -44,13 +44,13 @@ async def timeline_rows(services: Services) -> list[dict]:
 
 async def test_1100_schedule_starts_due_first_do_not_delay_a_renewal(at_t0, graph):
     services = at_t0
-    await services.holding.hold_session("test", ALICE_ID, BUSY)
+    await services.holds.hold_session("test", ALICE_ID, BUSY)
     # 1,100 schedule starts due a minute after the hold was set: before its renewal, oldest first.
     await index_schedules(services, T0 + timedelta(minutes=1), 1100)
     await travel(services, graph, timedelta(hours=3, minutes=55))
     await graph.clear_journal()
 
-    assert await services.holding.renew_due() == 1  # one renew tick
+    assert await services.holds.renew_due() == 1  # one renew tick
     renewals = await graph.journal(path="/setPresence")
     assert [(e.path.split("/")[3], e.body["expirationDuration"]) for e in renewals] == [
         (ALICE_ID, "PT4H")  # the 8-hour hold renewed at 3h55 for the 4h05 left, at most Graph's 4 h
@@ -68,7 +68,7 @@ async def test_a_tick_drains_more_than_a_thousand_due_entries(at_t0, graph):
 
 async def test_entries_an_older_deployment_wrote_are_still_acted_on(at_t0, graph):
     services = at_t0
-    await services.holding.hold_session("test", BOB_ID, BUSY)
+    await services.holds.hold_session("test", BOB_ID, BUSY)
     schedule = await services.schedules.create(
         "test",
         ScheduleInput(
@@ -89,13 +89,13 @@ async def test_entries_an_older_deployment_wrote_are_still_acted_on(at_t0, graph
 
     await travel(services, graph, timedelta(minutes=10))
     await graph.clear_journal()
-    assert await services.holding.renew_due() == 0  # the legacy schedule entry is not the renewer's
+    assert await services.holds.renew_due() == 0  # the legacy schedule entry is not the renewer's
     assert await services.engine.tick() == 1
     started = await graph.journal(path="/setPresence")
     assert [e.path.split("/")[3] for e in started] == [ALICE_ID]
     await travel(services, graph, timedelta(hours=3, minutes=45))
     await graph.clear_journal()
-    assert await services.holding.renew_due() == 2  # Bob's renewal from the legacy entry, Alice's session
+    assert await services.holds.renew_due() == 2  # Bob's renewal from the legacy entry, Alice's session
     renewed = sorted(e.path.split("/")[3] for e in await graph.journal(path="/setPresence"))
     assert BOB_ID in renewed
     legacy = [r for r in await timeline_rows(services) if r["PartitionKey"].startswith("due")]

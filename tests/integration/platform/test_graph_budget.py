@@ -157,25 +157,25 @@ async def test_a_renew_tick_out_of_time_for_the_budget_loses_nothing_and_counts_
     services = build_services(config, clock, budget_clock=budget_clock)
     try:
         await graph.set_clock(T0, frozen=True)
-        await services.holding.hold_session("test", ALICE_ID, BUSY)  # 1 request: this second is full
+        await services.holds.hold_session("test", ALICE_ID, BUSY)  # 1 request: this second is full
         budget_clock.advance(timedelta(seconds=1))
-        await services.holding.hold_session("test", BOB_ID, BUSY)
+        await services.holds.hold_session("test", BOB_ID, BUSY)
         clock.advance(timedelta(hours=3, minutes=55))
         await graph.set_clock(clock.now(), frozen=True)
         budget_clock.advance(timedelta(seconds=1))
         await graph.clear_journal()
 
-        assert await services.holding.renew_due() == 2  # both acted on; one second held only one call
+        assert await services.holds.renew_due() == 2  # both acted on; one second held only one call
         renewed = [e.path.split("/")[3] for e in await graph.journal(path="/setPresence")]
         assert len(renewed) == 1
         waiting = BOB_ID if renewed == [ALICE_ID] else ALICE_ID
-        hold = (await services.holding.store.get(waiting))[0]
+        hold = (await services.holds.store.get(waiting))[0]
         assert (hold.attempts, hold.last_error, hold.claimed_until) == (0, None, None)
-        due = await services.holding.store.timeline.due(clock.now(), "hold")
+        due = await services.holds.store.timeline.due(clock.now(), "hold")
         assert [e.ref for e in due] == [waiting]  # still due: the next tick renews it
 
         budget_clock.advance(timedelta(seconds=1))
-        assert await services.holding.renew_due() == 1
+        assert await services.holds.renew_due() == 1
         renewed = [e.path.split("/")[3] for e in await graph.journal(path="/setPresence")]
         assert sorted(renewed) == sorted([ALICE_ID, BOB_ID])
     finally:

@@ -55,11 +55,11 @@ def no_user_in(recorded: Recorded) -> None:
 
 async def test_a_renewal_counts_as_done_with_its_graph_call(at_t0, graph, recorded):
     services = at_t0
-    await services.holding.hold_session("test", ALICE_ID, BUSY)
+    await services.holds.hold_session("test", ALICE_ID, BUSY)
     assert recorded.total("presence.graph.calls", action="setPresence", status="200") == 1
     await travel(services, graph, timedelta(hours=3, minutes=55))
 
-    assert await services.holding.renew_due() == 1
+    assert await services.holds.renew_due() == 1
 
     assert len(await graph.journal(path="/setPresence")) == 2
     assert recorded("presence.renewals.done") == {frozenset({("operation", "session.set")}): 1}
@@ -71,9 +71,9 @@ async def test_a_renewal_counts_as_done_with_its_graph_call(at_t0, graph, record
 
 async def test_a_hold_renewed_after_a_missed_tick_counts_as_late(at_t0, graph, recorded):
     services = at_t0
-    await services.holding.hold_session("test", ALICE_ID, BUSY)
+    await services.holds.hold_session("test", ALICE_ID, BUSY)
     await travel(services, graph, timedelta(hours=4, minutes=30))  # the ticks of half an hour missed
-    assert await services.holding.renew_due() == 1
+    assert await services.holds.renew_due() == 1
     assert recorded.total("presence.renewals.late") == 1
     assert recorded.total("presence.renewals.done", operation="session.set") == 1
 
@@ -81,7 +81,7 @@ async def test_a_hold_renewed_after_a_missed_tick_counts_as_late(at_t0, graph, r
 async def test_a_throttled_graph_call_shows_its_429_and_the_retry(at_t0, graph, recorded):
     services = at_t0
     await graph.fault(method="POST", path="*/setPresence", status=429, count=1, retry_after=0)
-    await services.holding.hold_session("test", ALICE_ID, BUSY)
+    await services.holds.hold_session("test", ALICE_ID, BUSY)
 
     statuses = [e.status for e in await graph.journal(path="/setPresence")]
     assert statuses == [429, 200]  # the SDK retried; each request Graph answered is counted
@@ -94,10 +94,10 @@ async def test_a_throttled_graph_call_shows_its_429_and_the_retry(at_t0, graph, 
 
 async def test_a_failed_renewal_counts_with_its_code(at_t0, graph, recorded):
     services = at_t0
-    await services.holding.hold_session("test", ALICE_ID, BUSY)
+    await services.holds.hold_session("test", ALICE_ID, BUSY)
     await graph.fault(method="POST", path="*/setPresence", status=403, count=1, code="Forbidden")
     await travel(services, graph, timedelta(hours=3, minutes=55))
-    assert await services.holding.renew_due() == 1
+    assert await services.holds.renew_due() == 1
     assert recorded("presence.renewals.failed") == {
         frozenset({("operation", "session.set"), ("code", "graphPermissionMissing")}): 1
     }

@@ -29,7 +29,7 @@ async def at(services: Services, graph: EmulatorControl, clock: Clock, moment: d
     clock.set_now(moment, frozen=True)
     await graph.set_clock(moment, frozen=True)
     await services.engine.tick()
-    await services.holding.renew_due()
+    await services.holds.renew_due()
 
 
 async def running_ids(services: Services) -> set[str]:
@@ -104,7 +104,7 @@ async def test_a_cancel_or_patch_during_a_start_is_refused_until_the_start_is_re
     services: Services, graph: EmulatorControl, clock: Clock
 ):
     schedule_id = await meeting(services, graph, clock)
-    apply_schedule = services.holding.apply_schedule
+    apply_schedule = services.holds.apply_schedule
     refusals: list[str] = []
 
     async def then_the_caller_acts(*args, **kwargs):
@@ -118,9 +118,9 @@ async def test_a_cancel_or_patch_during_a_start_is_refused_until_the_start_is_re
             refusals.append(f"{refused.value.status} {refused.value.code}")
         return outcome
 
-    services.holding.apply_schedule = then_the_caller_acts  # type: ignore[method-assign]
+    services.holds.apply_schedule = then_the_caller_acts  # type: ignore[method-assign]
     await at(services, graph, clock, T0 + timedelta(minutes=10))
-    services.holding.apply_schedule = apply_schedule  # type: ignore[method-assign]
+    services.holds.apply_schedule = apply_schedule  # type: ignore[method-assign]
     assert refusals == ["409 scheduleBusy", "409 scheduleBusy"]
 
     assert await services.schedules.cancel("flow", schedule_id)  # now it is active: reverted at once
@@ -135,15 +135,15 @@ async def test_a_start_whose_worker_died_is_undone_when_its_occurrence_passed_me
     services: Services, graph: EmulatorControl, clock: Clock
 ):
     schedule_id = await meeting(services, graph, clock)
-    apply_schedule = services.holding.apply_schedule
+    apply_schedule = services.holds.apply_schedule
 
     async def and_the_host_dies(*args, **kwargs):
         await apply_schedule(*args, **kwargs)
         raise RuntimeError("the host died before the schedule row was written")
 
-    services.holding.apply_schedule = and_the_host_dies  # type: ignore[method-assign]
+    services.holds.apply_schedule = and_the_host_dies  # type: ignore[method-assign]
     await at(services, graph, clock, T0 + timedelta(minutes=10))
-    services.holding.apply_schedule = apply_schedule  # type: ignore[method-assign]
+    services.holds.apply_schedule = apply_schedule  # type: ignore[method-assign]
     assert (await graph.user_state(ALICE_ID))["statusMessage"]["content"] == "Meeting"
 
     # Down until 08:45: the claim's lease is long over, and so is the occurrence: it is skipped, and what
@@ -153,6 +153,6 @@ async def test_a_start_whose_worker_died_is_undone_when_its_occurrence_passed_me
     assert await message_writes(graph) == ["Meeting", "Before"]
     view, _ = await services.schedules.get(schedule_id)
     assert view.status == "completed"
-    hold, _ = await services.holding.store.get(ALICE_ID)
+    hold, _ = await services.holds.store.get(ALICE_ID)
     assert hold is None or (hold.message is None and hold.session is None)
     assert await running_ids(services) == set()

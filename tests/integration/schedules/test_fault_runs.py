@@ -62,7 +62,7 @@ async def test_30_percent_throttling_over_hundreds_of_schedules_loses_nothing_an
                 clock.set_now(now, frozen=True)
                 await graph.set_clock(now, frozen=True)
                 await services.engine.tick()
-                await services.holding.renew_due()
+                await services.holds.renew_due()
             await graph.clear_faults()
 
             journal = [e for e in await graph.journal(method="POST") if e.path.startswith("/v1.0/users/")]

@@ -423,7 +423,7 @@ class Run:
     async def tick(self, ticking: Ticking) -> None:
         """The model's tick, then the service's, then the comparison."""
         self.model.tick(self.now, ticking)
-        engine, holding = self.services.engine, self.services.holding
+        engine, holding = self.services.engine, self.services.holds
         if ticking == "engine":
             await engine.tick()
             await holding.renew_due()
@@ -759,7 +759,7 @@ async def run_stack(azurite, emulator_url: str, stack: Stack) -> None:
                     await graph.set_status_message_as_user(ALICE_ID, f"User note {which}")
                 else:
                     await services.engine.tick()
-                    await services.holding.renew_due()
+                    await services.holds.renew_due()
 
             assert (await run.writes())[ALICE_ID] == calls
             for schedule_id in ids:

@@ -103,7 +103,7 @@ async def test_the_service_s_own_changes_are_left_out_unless_asked_for(at_t0, gr
     await services.watcher.tick()
     await travel(services, graph, minutes=1)
     busy = SessionRequest(availability="Busy", activity="InACall", duration_minutes=60)
-    await services.holding.hold_session("test", ALICE_ID, busy)
+    await services.holds.hold_session("test", ALICE_ID, busy)
     await services.watcher.tick()
 
     [ours] = receiver.delivered
@@ -129,7 +129,7 @@ async def test_a_fade_is_told_whether_or_not_graph_moves_the_sequence_number(
     await services.watcher.tick()
     await travel(services, graph, minutes=1)
     available = SessionRequest(availability="Available", activity="Available", duration_minutes=60)
-    await services.holding.hold_session("test", ALICE_ID, available)
+    await services.holds.hold_session("test", ALICE_ID, available)
     await services.watcher.tick()
     [created] = [w for w, _ in await services.watches.store.all()]
     before = {m.user_id: m.seen for m in await services.watches.store.members(created.id)}[ALICE_ID]
