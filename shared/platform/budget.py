@@ -1,19 +1,19 @@
-"""One Graph presence budget for the whole tenant, whatever the number of instances (graph-presence.md:
-plan for GRAPH_BUDGET_PER_30S requests per 30 s per app and tenant).
+"""One Graph presence budget for the whole tenant, whatever the number of instances: at most
+GRAPH_BUDGET_PER_30S requests in any 30 s, renewals of what is shown first."""
 
-Time is cut into 1-second slots. Each slot may hold `slot_cap(budget)` requests in all, counted in one
-Table storage row per slot that instances take shares from by ETag compare-and-swap and then spend
-locally, within that slot only (what is left when the slot ends is dropped). Any 30-second window of
-Graph's clock meets at most 30 + 2 * SKEW + 1 slots, so it never holds more than the budget while the
-instances' clocks stay within SKEW of Graph's (README, "What waits, how long, and why").
-
-Lower priorities take only what is left above a reserve: renewals of what is shown now may take the whole
-slot, schedule starts and ends and callers' changes 90% of it, watch polls and reads 70%, and renewals
-that found a slot short reserve what they still need in the next one. Half a slot on, what renewals have
-not claimed opens: changes may fill the slot, reads 90% of it (`slot_room`). Within a process, waiters
-are served highest priority first. A timer waits until its own deadline; an HTTP caller
-waits at most GRAPH_BUDGET_WAIT_SECONDS, then gets a 429 `graphBudgetExhausted`. While storage is down,
-an instance spends a quarter of each slot on its own (reads that need no storage go on)."""
+# Time is cut into 1-second slots. Each slot may hold `slot_cap(budget)` requests in all, counted in one
+# Table storage row per slot that instances take shares from by ETag compare-and-swap and then spend
+# locally, within that slot only (what is left when the slot ends is dropped). Any 30-second window of
+# Graph's clock meets at most 30 + 2 * SKEW + 1 slots, so it never holds more than the budget while the
+# instances' clocks stay within SKEW of Graph's (docs/architecture.md, "What waits, how long, and why").
+#
+# Lower priorities take only what is left above a reserve: renewals of what is shown now may take the whole
+# slot, schedule starts and ends and callers' changes 90% of it, watch polls and reads 70%, and renewals
+# that found a slot short reserve what they still need in the next one. Half a slot on, what renewals have
+# not claimed opens: changes may fill the slot, reads 90% of it (`slot_room`). Within a process, waiters
+# are served highest priority first. A timer waits until its own deadline; an HTTP caller
+# waits at most GRAPH_BUDGET_WAIT_SECONDS, then gets a 429 `graphBudgetExhausted`. While storage is down,
+# an instance spends a quarter of each slot on its own (reads that need no storage go on).
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""One timer tick over a kind of due work: page after page of due entries (the next read while one is
-worked on), until none is due or the tick's time is up, each entry acted on within the Graph budget
-(timers wait for it, up to their deadline). Entries a tick leaves due (claimed elsewhere, failed, past
-the deadline) are not read again in the same tick: the next tick finds them."""
+"""One timer tick over a kind of due work: page after page of due entries until none is due or the
+tick's time is up, each acted on within the Graph budget."""
+
+# The next page is read while one is worked on; timers wait for the budget up to their deadline. Entries
+# a tick leaves due (claimed elsewhere, failed, past the deadline) are not read again in the same tick:
+# the next tick finds them.
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ TIMESTAMP_HEADER = "webhook-timestamp"  # when this attempt was made (seconds si
 SIGNATURE_HEADER = "webhook-signature"  # "v1,<base64 of the HMAC>"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret): how the specification writes a key
 # Before 0.7: the body alone signed (replayable). Deprecated; sent alongside in 0.7 and 0.8, dropped in 0.9
-# (README, Changelog).
+# (docs/changelog.md).
 LEGACY_SIGNATURE_HEADER = "X-Presence-Signature"  # "sha256=<hex HMAC-SHA256 of the body>"
 LEGACY_DELIVERY_HEADER = "X-Presence-Delivery"  # the deliveryId
 

@@ -580,7 +580,7 @@ def test_a_gap_daylight_saving_narrows_among_the_first_occurrences_is_a_400():
     with pytest.raises(ServiceError) as caught:
         series("2027-03-01T01:00:00", "2027-03-01T01:05:00", recurrence=rule)
     assert "2027-03-28T01:50:00+01:00 and 2027-03-28T03:00:00+02:00, 10 minutes apart" in caught.value.detail
-    # Past the first 500 occurrences it is not seen (README, Limits): the next change is 26 March 2028.
+    # Past the first 500 occurrences it is not seen (docs/api.md, Limits): the next change is 26 March 2028.
     assert series("2027-04-01T01:00:00", "2027-04-01T01:05:00", recurrence=rule)
 
 
