@@ -22,14 +22,14 @@ SETTLED_TTL = timedelta(days=1)  # delivered notifications: a late poller must n
 async def purge_history(store: TableStore, now: datetime, retention_days: int) -> dict[str, int]:
     """Delete what is past its keeping time; returns how many rows each table lost."""
     cutoff = now - timedelta(days=retention_days)
-    watches = WatchStore(store)
+    audit, watches = AuditLog(store), WatchStore(store)
     purged = {
-        "Audit": await AuditLog(store).purge(cutoff),
+        "Audit": await audit.purge(cutoff),
         "Idempotency": await IdempotencyStore(store).purge(now - IDEMPOTENCY_TTL),
         "UserCache": await UserCache(store).purge(now),
         "WatchState": await watches.purge_settled(now - SETTLED_TTL),
         "Watches": await watches.sweep(cutoff, now),
         "Schedules": await ScheduleStore(store).purge_finished(cutoff),
     }
-    await AuditLog(store).append(now, "timer:purge_history", "", "", "history.purge", "ok")
+    await audit.append(now, "timer:purge_history", "", "", "history.purge", "ok")
     return purged

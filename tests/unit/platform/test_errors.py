@@ -115,19 +115,3 @@ def test_the_openapi_document_describes_every_code():
     for kind in CATALOG.values():
         group = f"{kind.status}:" if kind.status else "lastError:"
         assert re.search(rf"{group} [^;]*\b{kind.code}\b", description), kind.code
-
-
-def _errors_table(path: Path) -> set[str]:
-    """The codes (in backticks) in the rows of the document's errors table."""
-    section = re.split(r"^#+ Errors\s*$", path.read_text(encoding="utf-8"), maxsplit=1, flags=re.M)
-    assert len(section) == 2, f"{path.name} has no Errors section"
-    body = re.split(r"^#", section[1], maxsplit=1, flags=re.M)[0]
-    rows = [line for line in body.splitlines() if line.startswith("|")]
-    return {code for row in rows for code in re.findall(r"`([A-Za-z]+)`", row)}
-
-
-def test_every_code_is_in_the_docs_errors_table():
-    docs = ROOT / "docs" / "api.md"
-    path = docs if docs.exists() else ROOT / "README.md"
-    missing = sorted(set(CATALOG) - _errors_table(path))
-    assert missing == [], f"{path.name}'s errors table misses {missing}"
